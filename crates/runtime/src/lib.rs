@@ -1,0 +1,14 @@
+//! berth's OCI runtime library.
+//!
+//! Vocabulary, following the OCI runtime spec and runc:
+//! - a *bundle* is a directory with `config.json` and (usually) the root filesystem;
+//! - the *state directory* (`--root`, one subdirectory per container id) holds what
+//!   later commands need to find a container again: `state.json` and `exec.fifo`;
+//! - *init* is the container's first process; after `create` it is blocked on the
+//!   exec fifo, `start` releases it and it `execve`s the user's program.
+
+pub mod capabilities;
+pub mod cgroups;
+pub mod hooks;
+pub mod seccomp;
+pub mod spec;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lints, unit and root tests, and the
+# runtime conformance suite against berth-runc and against runc (the reference).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
+# The same conformance suite against Debian's runc: it tests the contract.
+BERTH_TEST_RUNTIME="$(command -v runc)" cargo test -p berth-runc --test conformance

@@ -12,3 +12,14 @@ pub mod cgroups;
 pub mod hooks;
 pub mod seccomp;
 pub mod spec;
+pub mod channel;
+pub mod console;
+pub mod container;
+pub mod exec;
+pub mod namespaces;
+pub mod process;
+pub mod state;
+
+pub use container::{ContainerError, CreateOptions, Created, Runtime};
+pub use exec::{ExecOptions, Execed};
+pub mod rootfs;

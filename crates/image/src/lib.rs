@@ -1,0 +1,15 @@
+//! berth's image library: references, manifests and configs, layer
+//! application, unpacking into snapshots, and archive formats.
+
+pub mod apply;
+pub mod compression;
+pub mod config;
+pub(crate) mod fsat;
+pub mod manifest;
+pub mod reference;
+
+pub use apply::{Applied, ApplyError, ApplyOptions, WhiteoutMode, apply_layer, apply_tar};
+pub use compression::{Compression, CompressionError};
+pub use config::{ImageConfig, chain_ids};
+pub use manifest::{Descriptor, Index, Manifest, Parsed, Platform};
+pub use reference::{Reference, ReferenceError};

@@ -65,6 +65,9 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: i32,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }
 
 #[derive(Args, Debug)]
@@ -127,7 +130,12 @@ pub fn dispatch(cli: Cli) -> Res {
             let sig = parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
             rt.kill(&id, sig, all).map(|_| 0).map_err(|e| chain(&e))
         }
-        Cmd::Delete { id, force } => rt.delete(&id, force).map(|_| 0).map_err(|e| chain(&e)),
+        Cmd::Delete { id, force } => {
+            for w in rt.delete(&id, force).map_err(|e| chain(&e))? {
+                logging::warn(&w);
+            }
+            Ok(0)
+        }
         Cmd::List { format, quiet } => list(&rt, &format, quiet),
         Cmd::Ps {
             id,
@@ -314,6 +322,7 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Res {
                 pid_file: a.pid_file.clone(),
                 preserve_fds: a.preserve_fds,
                 foreground,
+                ignore_paused: a.ignore_paused,
             },
         )
         .map_err(|e| chain(&e))?;

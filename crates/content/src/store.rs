@@ -287,7 +287,8 @@ impl Store {
 
     /// Writes everything `data` yields under `reference` and commits it,
     /// treating an already committed blob as success. An interrupted earlier
-    /// ingest under the same ref is discarded first, since `data` starts at 0.
+    /// ingest under the same ref is discarded first, since `data` starts at 0,
+    /// and so is this one when reading or writing fails.
     pub fn write_blob(
         &self,
         reference: &str,
@@ -309,7 +310,11 @@ impl Store {
         };
         w.reset()?;
         let path = self.ingest_dir(reference);
-        io::copy(&mut data, &mut w).map_err(ContentError::io("write ingest", &path))?;
+        if let Err(e) = io::copy(&mut data, &mut w) {
+            // A one-shot write cannot be resumed by its caller (the source
+            // starts at 0 again), so the partial ingest is garbage: remove it.
+            return Err(w.discard(ContentError::io("write ingest", &path)(e)));
+        }
         match w.commit(expected_size, expected) {
             Ok(c) => Ok(c),
             Err(ContentError::AlreadyExists(d)) => {

@@ -191,7 +191,7 @@ impl Writer {
 
     /// Removes the ingest (still holding its lock) and returns `err`,
     /// together with any failure to remove.
-    fn discard(self, err: ContentError) -> ContentError {
+    pub(crate) fn discard(self, err: ContentError) -> ContentError {
         let dir = self.store.ingest_dir(&self.reference);
         let result = fs::remove_dir_all(&dir);
         drop(self);

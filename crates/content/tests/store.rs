@@ -288,3 +288,60 @@ fn gc_keeps_roots_children_and_leased_work_and_sweeps_the_rest() {
     );
     drop(held);
 }
+
+/// Runs `f` with a 256 KiB tmpfs mounted at a fresh directory, inside a
+/// private mount namespace on its own thread (nothing leaks to the host).
+fn with_small_tmpfs(f: impl FnOnce(&std::path::Path) + Send) {
+    use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
+    use rustix::thread::{UnshareFlags, unshare_unsafe};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().to_owned();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: only CLONE_NEWNS (and its implied CLONE_FS) on this
+            // thread; the fd table stays shared.
+            unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.unwrap();
+            mount_change(
+                "/",
+                MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+            )
+            .unwrap();
+            mount("tmpfs", &p, "tmpfs", MountFlags::empty(), c"size=256k").unwrap();
+            f(&p);
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
+}
+
+#[test]
+fn a_full_disk_fails_the_write_and_leaves_the_store_unchanged() {
+    with_small_tmpfs(|root| {
+        let s = Store::open(root.join("content")).unwrap();
+        let small = commit(&s, "small", b"fits");
+        let big = vec![9u8; 1 << 20];
+        let e = s.write_blob("big", &big[..], None, None).unwrap_err();
+        match &e {
+            ContentError::Io {
+                op: "write ingest",
+                source,
+                ..
+            } => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{e}")
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(e.to_string().contains("ingest/big"), "{e}");
+        assert_eq!(
+            s.list()
+                .unwrap()
+                .iter()
+                .map(|i| i.digest)
+                .collect::<Vec<_>>(),
+            vec![small]
+        );
+        assert!(s.ingests().unwrap().is_empty(), "one-shot writes clean up");
+        // The space is free again: a blob that fits still commits.
+        commit(&s, "after", b"still works");
+    });
+}

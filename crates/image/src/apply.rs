@@ -208,6 +208,17 @@ fn pax_time(v: &[u8]) -> Option<Timespec> {
     Some(ts(secs, if secs < 0 { -nsec } else { nsec }))
 }
 
+/// A numeric header field; an empty one (all NUL or spaces, as some
+/// writers leave fields they do not set) reads as 0, like GNU tar and Go's
+/// archive/tar do.
+fn numeric(parsed: io::Result<u64>, raw: &[u8]) -> Option<u64> {
+    match parsed {
+        Ok(v) => Some(v),
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Some(0),
+        Err(_) => None,
+    }
+}
+
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -228,10 +239,13 @@ impl State {
             entry: lossy(name),
             reason,
         };
-        let mut uid = h.uid().map_err(|_| bad("unreadable uid"))?;
-        let mut gid = h.gid().map_err(|_| bad("unreadable gid"))?;
-        let mode = h.mode().map_err(|_| bad("unreadable mode"))? & 0o7777;
-        let mtime = h.mtime().map_err(|_| bad("unreadable mtime"))?;
+        let old = h.as_old();
+        let mut uid = numeric(h.uid(), &old.uid).ok_or_else(|| bad("unreadable uid"))?;
+        let mut gid = numeric(h.gid(), &old.gid).ok_or_else(|| bad("unreadable gid"))?;
+        let mode = numeric(h.mode().map(u64::from), &old.mode)
+            .ok_or_else(|| bad("unreadable mode"))? as u32
+            & 0o7777;
+        let mtime = numeric(h.mtime(), &old.mtime).ok_or_else(|| bad("unreadable mtime"))?;
         let mut m = ts(
             i64::try_from(mtime).map_err(|_| bad("mtime out of range"))?,
             0,

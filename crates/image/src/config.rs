@@ -22,7 +22,11 @@ pub enum ConfigError {
     #[error("image config {digest}: rootfs type {kind:?}, expected \"layers\"")]
     RootfsType { digest: Digest, kind: String },
     #[error("image config {digest}: {diff_ids} diff IDs for {layers} layers")]
-    LayerCount { digest: Digest, diff_ids: usize, layers: usize },
+    LayerCount {
+        digest: Digest,
+        diff_ids: usize,
+        layers: usize,
+    },
 }
 
 /// Healthcheck settings (durations in nanoseconds, as Docker stores them).
@@ -124,10 +128,15 @@ pub struct ImageConfig {
 impl ImageConfig {
     /// Parses config bytes whose digest is `digest` (the image ID).
     pub fn parse(digest: &Digest, bytes: &[u8]) -> Result<ImageConfig, ConfigError> {
-        let c: ImageConfig =
-            serde_json::from_slice(bytes).map_err(|source| ConfigError::Json { digest: *digest, source })?;
+        let c: ImageConfig = serde_json::from_slice(bytes).map_err(|source| ConfigError::Json {
+            digest: *digest,
+            source,
+        })?;
         if c.rootfs.kind != "layers" {
-            return Err(ConfigError::RootfsType { digest: *digest, kind: c.rootfs.kind });
+            return Err(ConfigError::RootfsType {
+                digest: *digest,
+                kind: c.rootfs.kind,
+            });
         }
         Ok(c)
     }
@@ -135,7 +144,11 @@ impl ImageConfig {
     /// Checks the config describes exactly `layers` layers.
     pub fn check_layers(&self, digest: &Digest, layers: usize) -> Result<(), ConfigError> {
         if self.rootfs.diff_ids.len() != layers {
-            return Err(ConfigError::LayerCount { digest: *digest, diff_ids: self.rootfs.diff_ids.len(), layers });
+            return Err(ConfigError::LayerCount {
+                digest: *digest,
+                diff_ids: self.rootfs.diff_ids.len(),
+                layers,
+            });
         }
         Ok(())
     }
@@ -196,7 +209,8 @@ mod tests {
         let back: serde_json::Value = serde_json::from_slice(&c.to_bytes()).unwrap();
         assert_eq!(back["docker_version"], "20.10.24");
         assert_eq!(back["config"]["Hostname"], "");
-        let bad = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"nope","diff_ids":[]}}"#;
+        let bad =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"nope","diff_ids":[]}}"#;
         let e = ImageConfig::parse(&Digest::of(bad), bad).unwrap_err();
         assert!(e.to_string().contains("rootfs type \"nope\""), "{e}");
     }

@@ -63,7 +63,11 @@ pub struct Descriptor {
 pub struct Platform {
     pub architecture: String,
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
     pub os_features: Vec<String>,
@@ -104,12 +108,21 @@ impl Platform {
         let (arch, variant) = match (p.architecture.to_lowercase().as_str(), p.variant.as_deref()) {
             ("x86_64" | "x86-64" | "amd64", Some("v1") | None) => ("amd64".to_owned(), None),
             ("x86_64" | "x86-64" | "amd64", Some(v)) => ("amd64".to_owned(), Some(v.to_owned())),
-            ("aarch64" | "arm64", None | Some("8") | Some("v8")) => ("arm64".to_owned(), Some("v8".to_owned())),
+            ("aarch64" | "arm64", None | Some("8") | Some("v8")) => {
+                ("arm64".to_owned(), Some("v8".to_owned()))
+            }
             ("aarch64" | "arm64", Some(v)) => ("arm64".to_owned(), Some(v.to_owned())),
             ("armhf", _) => ("arm".to_owned(), Some("v7".to_owned())),
             ("armel", _) => ("arm".to_owned(), Some("v6".to_owned())),
             ("arm", None) => ("arm".to_owned(), Some("v7".to_owned())),
-            ("arm", Some(v)) => ("arm".to_owned(), Some(if v.starts_with('v') { v.to_owned() } else { format!("v{v}") })),
+            ("arm", Some(v)) => (
+                "arm".to_owned(),
+                Some(if v.starts_with('v') {
+                    v.to_owned()
+                } else {
+                    format!("v{v}")
+                }),
+            ),
             ("i386" | "386", _) => ("386".to_owned(), None),
             (a, v) => (a.to_owned(), v.map(str::to_owned)),
         };
@@ -126,7 +139,10 @@ impl Platform {
         if w.os != h.os || w.architecture != h.architecture {
             return None;
         }
-        let num = |v: &Option<String>| v.as_deref().and_then(|v| v.trim_start_matches('v').parse::<u32>().ok());
+        let num = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|v| v.trim_start_matches('v').parse::<u32>().ok())
+        };
         match (w.variant.as_deref(), h.variant.as_deref()) {
             (a, b) if a == b => Some(0),
             (None, _) => Some(1),
@@ -179,7 +195,7 @@ pub struct Index {
 /// A parsed manifest or index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    Manifest(Manifest),
+    Manifest(Box<Manifest>),
     Index(Index),
 }
 
@@ -196,7 +212,10 @@ struct Probe {
 /// messages). The media type comes from `hint` (a descriptor or
 /// Content-Type) or the document's own `mediaType`, else its shape.
 pub fn parse(digest: &Digest, hint: Option<&str>, bytes: &[u8]) -> Result<Parsed, ManifestError> {
-    let json = |source| ManifestError::Json { digest: *digest, source };
+    let json = |source| ManifestError::Json {
+        digest: *digest,
+        source,
+    };
     let probe: Probe = serde_json::from_slice(bytes).map_err(json)?;
     if probe.schema_version == Some(1) {
         return Err(ManifestError::Schema1 { digest: *digest });
@@ -205,9 +224,14 @@ pub fn parse(digest: &Digest, hint: Option<&str>, bytes: &[u8]) -> Result<Parsed
     let is_index = match mt.as_deref() {
         Some(MT_OCI_INDEX | MT_DOCKER_LIST) => true,
         Some(MT_OCI_MANIFEST | MT_DOCKER_MANIFEST) => false,
-        Some(MT_DOCKER_SCHEMA1 | MT_DOCKER_SCHEMA1_SIGNED) => return Err(ManifestError::Schema1 { digest: *digest }),
+        Some(MT_DOCKER_SCHEMA1 | MT_DOCKER_SCHEMA1_SIGNED) => {
+            return Err(ManifestError::Schema1 { digest: *digest });
+        }
         Some(other) if !other.is_empty() && !other.ends_with("json") => {
-            return Err(ManifestError::UnknownMediaType { digest: *digest, media_type: other.to_owned() });
+            return Err(ManifestError::UnknownMediaType {
+                digest: *digest,
+                media_type: other.to_owned(),
+            });
         }
         _ if probe.manifests.is_some() => true,
         _ if probe.config.is_some() => false,
@@ -220,12 +244,21 @@ pub fn parse(digest: &Digest, hint: Option<&str>, bytes: &[u8]) -> Result<Parsed
     };
     match probe.schema_version {
         Some(2) => {}
-        v => return Err(ManifestError::SchemaVersion { digest: *digest, version: v.unwrap_or(0) }),
+        v => {
+            return Err(ManifestError::SchemaVersion {
+                digest: *digest,
+                version: v.unwrap_or(0),
+            });
+        }
     }
     if is_index {
-        serde_json::from_slice(bytes).map(Parsed::Index).map_err(json)
+        serde_json::from_slice(bytes)
+            .map(Parsed::Index)
+            .map_err(json)
     } else {
-        serde_json::from_slice(bytes).map(Parsed::Manifest).map_err(json)
+        serde_json::from_slice(bytes)
+            .map(Parsed::Manifest)
+            .map_err(json)
     }
 }
 
@@ -237,10 +270,18 @@ impl Index {
             .iter()
             .enumerate()
             .filter(|(_, d)| matches!(d.media_type.as_str(), MT_OCI_MANIFEST | MT_DOCKER_MANIFEST))
-            .filter_map(|(i, d)| d.platform.as_ref().and_then(|p| want.rank(p)).map(|r| (r, i, d)))
+            .filter_map(|(i, d)| {
+                d.platform
+                    .as_ref()
+                    .and_then(|p| want.rank(p))
+                    .map(|r| (r, i, d))
+            })
             .min_by_key(|(r, i, _)| (*r, *i))
             .map(|(_, _, d)| d)
-            .ok_or_else(|| ManifestError::NoPlatform { digest: *digest, want: want.to_string() })
+            .ok_or_else(|| ManifestError::NoPlatform {
+                digest: *digest,
+                want: want.to_string(),
+            })
     }
 }
 
@@ -254,7 +295,10 @@ mod tests {
 
     fn desc(n: u8, p: &str) -> String {
         let p = Platform::parse(p).unwrap();
-        let variant = p.variant.map(|v| format!(r#","variant":"{v}""#)).unwrap_or_default();
+        let variant = p
+            .variant
+            .map(|v| format!(r#","variant":"{v}""#))
+            .unwrap_or_default();
         format!(
             r#"{{"mediaType":"{MT_OCI_MANIFEST}","digest":"{}","size":1,"platform":{{"os":"{}","architecture":"{}"{variant}}}}}"#,
             d(n),
@@ -269,14 +313,28 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"{MT_DOCKER_MANIFEST}","config":{{"mediaType":"{MT_DOCKER_CONFIG}","digest":"{}","size":7}},"layers":[]}}"#,
             d(1)
         );
-        assert!(matches!(parse(&d(0), None, m.as_bytes()).unwrap(), Parsed::Manifest(x) if x.config.size == 7));
-        let idx = format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, desc(1, "linux/amd64"));
-        assert!(matches!(parse(&d(0), None, idx.as_bytes()).unwrap(), Parsed::Index(_)));
+        assert!(
+            matches!(parse(&d(0), None, m.as_bytes()).unwrap(), Parsed::Manifest(x) if x.config.size == 7)
+        );
+        let idx = format!(
+            r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+            desc(1, "linux/amd64")
+        );
+        assert!(matches!(
+            parse(&d(0), None, idx.as_bytes()).unwrap(),
+            Parsed::Index(_)
+        ));
         let s1 = r#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#;
-        assert!(matches!(parse(&d(0), None, s1.as_bytes()), Err(ManifestError::Schema1 { .. })));
+        assert!(matches!(
+            parse(&d(0), None, s1.as_bytes()),
+            Err(ManifestError::Schema1 { .. })
+        ));
         let e = parse(&d(0), Some("application/x-tar"), idx.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("is not a manifest or index"), "{e}");
-        assert!(matches!(parse(&d(0), None, b"{"), Err(ManifestError::Json { .. })));
+        assert!(matches!(
+            parse(&d(0), None, b"{"),
+            Err(ManifestError::Json { .. })
+        ));
     }
 
     #[test]
@@ -289,14 +347,30 @@ mod tests {
             desc(4, "linux/arm/v7"),
             desc(5, "windows/amd64")
         );
-        let Parsed::Index(i) = parse(&d(0), None, idx.as_bytes()).unwrap() else { panic!("index") };
-        let pick = |p: &str| i.select(&d(0), &Platform::parse(p).unwrap()).map(|x| x.digest);
+        let Parsed::Index(i) = parse(&d(0), None, idx.as_bytes()).unwrap() else {
+            panic!("index")
+        };
+        let pick = |p: &str| {
+            i.select(&d(0), &Platform::parse(p).unwrap())
+                .map(|x| x.digest)
+        };
         assert_eq!(pick("linux/amd64").unwrap(), d(3));
-        assert_eq!(i.select(&d(0), &Platform::default_linux()).unwrap().digest, d(3));
-        assert_eq!(pick("linux/arm/v7").unwrap(), d(4), "exact variant beats older");
+        assert_eq!(
+            i.select(&d(0), &Platform::default_linux()).unwrap().digest,
+            d(3)
+        );
+        assert_eq!(
+            pick("linux/arm/v7").unwrap(),
+            d(4),
+            "exact variant beats older"
+        );
         assert_eq!(pick("linux/arm/v6").unwrap(), d(1));
         assert_eq!(pick("linux/aarch64").unwrap(), d(2));
-        assert_eq!(pick("linux/arm/v8").unwrap(), d(4), "newest compatible older variant");
+        assert_eq!(
+            pick("linux/arm/v8").unwrap(),
+            d(4),
+            "newest compatible older variant"
+        );
         assert!(pick("linux/arm/v5").is_err());
         let e = pick("linux/s390x").unwrap_err();
         assert!(e.to_string().contains("linux/s390x"), "{e}");

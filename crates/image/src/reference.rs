@@ -60,7 +60,8 @@ fn split_domain(name: &str) -> (String, String) {
     let (mut domain, mut rest) = match name.find('/') {
         Some(i) => {
             let first = &name[..i];
-            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first {
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
+            {
                 (DEFAULT_DOMAIN.to_owned(), name.to_owned())
             } else {
                 (first.to_owned(), name[i + 1..].to_owned())
@@ -88,7 +89,9 @@ fn valid_label(l: &str) -> bool {
 fn valid_domain(d: &str) -> bool {
     let (host, port) = if let Some(rest) = d.strip_prefix('[') {
         // [ipv6]:port
-        let Some(end) = rest.find(']') else { return false };
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
         let ip = &rest[..end];
         if ip.is_empty() || !ip.bytes().all(|c| c.is_ascii_hexdigit() || c == b':') {
             return false;
@@ -142,15 +145,22 @@ fn valid_component(c: &str) -> bool {
 fn valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b[1..].iter().all(|x| word(*x) || *x == b'.' || *x == b'-')
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b[1..].iter().all(|x| word(*x) || *x == b'.' || *x == b'-')
 }
 
 fn check_digest(d: &str) -> Result<(), ReferenceError> {
-    let Some((alg, hex)) = d.split_once(':') else { return Err(ReferenceError::InvalidFormat) };
+    let Some((alg, hex)) = d.split_once(':') else {
+        return Err(ReferenceError::InvalidFormat);
+    };
     let alg_ok = !alg.is_empty()
         && alg.split(['+', '.', '_', '-']).all(|p| {
             let b = p.as_bytes();
-            !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(|c| c.is_ascii_alphanumeric())
+            !b.is_empty()
+                && b[0].is_ascii_alphabetic()
+                && b.iter().all(|c| c.is_ascii_alphanumeric())
         });
     if !alg_ok || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(ReferenceError::InvalidFormat);
@@ -234,7 +244,10 @@ impl Reference {
     /// `host:5000/x/y`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix(OFFICIAL_PREFIX).unwrap_or(&self.path).to_owned()
+            self.path
+                .strip_prefix(OFFICIAL_PREFIX)
+                .unwrap_or(&self.path)
+                .to_owned()
         } else {
             self.name()
         }
@@ -281,7 +294,10 @@ mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
-        Reference::parse_normalized(s).unwrap().with_default_tag().to_string()
+        Reference::parse_normalized(s)
+            .unwrap()
+            .with_default_tag()
+            .to_string()
     }
 
     #[test]
@@ -291,32 +307,71 @@ mod tests {
             ("busybox", "docker.io/library/busybox:latest".to_owned()),
             ("busybox:1.36", "docker.io/library/busybox:1.36".to_owned()),
             ("user/app", "docker.io/user/app:latest".to_owned()),
-            ("index.docker.io/library/busybox", "docker.io/library/busybox:latest".to_owned()),
-            ("docker.io/busybox", "docker.io/library/busybox:latest".to_owned()),
+            (
+                "index.docker.io/library/busybox",
+                "docker.io/library/busybox:latest".to_owned(),
+            ),
+            (
+                "docker.io/busybox",
+                "docker.io/library/busybox:latest".to_owned(),
+            ),
             ("host:5000/x/y:tag", "host:5000/x/y:tag".to_owned()),
             ("localhost/app", "localhost/app:latest".to_owned()),
             ("localhost:5000/app", "localhost:5000/app:latest".to_owned()),
-            ("registry.example.com/a/b/c", "registry.example.com/a/b/c:latest".to_owned()),
+            (
+                "registry.example.com/a/b/c",
+                "registry.example.com/a/b/c:latest".to_owned(),
+            ),
             ("[::1]:5000/app:v1", "[::1]:5000/app:v1".to_owned()),
-            ("a__b/c-d--e/f.g_h", "docker.io/a__b/c-d--e/f.g_h:latest".to_owned()),
-            (&format!("busybox@{d}"), format!("docker.io/library/busybox@{d}")),
-            (&format!("busybox:1@{d}"), format!("docker.io/library/busybox:1@{d}")),
+            (
+                "a__b/c-d--e/f.g_h",
+                "docker.io/a__b/c-d--e/f.g_h:latest".to_owned(),
+            ),
+            (
+                &format!("busybox@{d}"),
+                format!("docker.io/library/busybox@{d}"),
+            ),
+            (
+                &format!("busybox:1@{d}"),
+                format!("docker.io/library/busybox:1@{d}"),
+            ),
         ] {
             assert_eq!(norm(input), want, "{input}");
         }
-        let r = Reference::parse_normalized("busybox").unwrap().with_default_tag();
+        let r = Reference::parse_normalized("busybox")
+            .unwrap()
+            .with_default_tag();
         assert_eq!(r.familiar_string(), "busybox:latest");
-        assert_eq!(Reference::parse_normalized("host:5000/x/y").unwrap().familiar_name(), "host:5000/x/y");
-        assert_eq!(Reference::parse_normalized("user/app").unwrap().familiar_name(), "user/app");
+        assert_eq!(
+            Reference::parse_normalized("host:5000/x/y")
+                .unwrap()
+                .familiar_name(),
+            "host:5000/x/y"
+        );
+        assert_eq!(
+            Reference::parse_normalized("user/app")
+                .unwrap()
+                .familiar_name(),
+            "user/app"
+        );
     }
 
     #[test]
     fn rejects_with_dockers_messages() {
         let err = |s: &str| Reference::parse_normalized(s).unwrap_err().to_string();
-        assert_eq!(err("Busybox"), "invalid reference format: repository name (library/Busybox) must be lowercase");
-        assert_eq!(err("x/Y:tag"), "invalid reference format: repository name (x/Y) must be lowercase");
+        assert_eq!(
+            err("Busybox"),
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
+        assert_eq!(
+            err("x/Y:tag"),
+            "invalid reference format: repository name (x/Y) must be lowercase"
+        );
         let hex = "f".repeat(64);
-        assert_eq!(err(&hex), format!("invalid repository name ({hex}), cannot specify 64-byte hexadecimal strings"));
+        assert_eq!(
+            err(&hex),
+            format!("invalid repository name ({hex}), cannot specify 64-byte hexadecimal strings")
+        );
         for bad in [
             "",
             ":tag",
@@ -334,9 +389,21 @@ mod tests {
         ] {
             assert_eq!(err(bad), "invalid reference format", "{bad:?}");
         }
-        assert_eq!(err(&format!("b@sha256:{}", "a".repeat(63))), "invalid checksum digest length");
-        assert_eq!(err(&format!("b@md5:{}", "a".repeat(32))), "unsupported digest algorithm");
-        assert_eq!(err(&format!("b:{}", "t".repeat(129))), "invalid reference format");
-        assert_eq!(err(&format!("x/{}", "a".repeat(250))), "repository name must not be more than 255 characters");
+        assert_eq!(
+            err(&format!("b@sha256:{}", "a".repeat(63))),
+            "invalid checksum digest length"
+        );
+        assert_eq!(
+            err(&format!("b@md5:{}", "a".repeat(32))),
+            "unsupported digest algorithm"
+        );
+        assert_eq!(
+            err(&format!("b:{}", "t".repeat(129))),
+            "invalid reference format"
+        );
+        assert_eq!(
+            err(&format!("x/{}", "a".repeat(250))),
+            "repository name must not be more than 255 characters"
+        );
     }
 }

@@ -73,6 +73,8 @@ pub enum ContainerError {
     NotPaused,
     #[error("cannot exec in a stopped container")]
     ExecStopped,
+    #[error("cannot exec in a paused container (use --ignore-paused to override)")]
+    ExecPaused,
     #[error("init process exited before the exec fifo was opened")]
     InitDied,
     #[error("cannot allocate tty if runc will detach without setting console socket")]
@@ -246,6 +248,19 @@ impl Runtime {
             let fifo_path = dir.fifo_path();
             nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
                 .map_err(sys(format!("mkfifo {}", fifo_path.display())))?;
+            // mkfifo(3) honours the umask; init may run as any user and must
+            // be able to open the fifo for writing, so set the mode exactly,
+            // and give it to the container's root (runc does the same).
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &fifo_path,
+                nix::sys::stat::Mode::from_bits_truncate(0o622),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(sys(format!("chmod {}", fifo_path.display())))?;
+            let (ruid, rgid) = host_root_ids(&linux);
+            nix::unistd::chown(&fifo_path, Some(ruid), Some(rgid))
+                .map_err(sys(format!("chown {}", fifo_path.display())))?;
             let fifo = nix::fcntl::open(
                 &fifo_path,
                 nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -254,9 +269,14 @@ impl Runtime {
             .map_err(sys("open exec fifo"))?;
             cgroup.create()?;
             undo.cgroup = Some(&cgroup);
-            if let Some(r) = linux.resources() {
-                cgroup.apply(r)?;
-            }
+            // Like runc, the device cgroup always gets the default allowed
+            // devices (null, zero, ptys, …) on top of the config's rules.
+            let mut resources = linux.resources().clone().unwrap_or_default();
+            resources.set_devices(Some(crate::cgroups::devices::runc_device_rules(
+                resources.devices().as_deref().unwrap_or(&[]),
+                linux.devices().as_deref().unwrap_or(&[]),
+            )));
+            cgroup.apply(&resources)?;
             let mut template = serde_json::json!({
                 "ociVersion": state::OCI_VERSION,
                 "id": o.id,
@@ -390,7 +410,9 @@ impl Runtime {
 
     /// Removes a container. A created one is killed first (runc does that
     /// without --force); running or paused ones need `force`.
-    pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {
+    /// Returns warnings for the log: poststop hook failures do not stop a
+    /// delete (runtime spec: "the runtime MUST log a warning and continue").
+    pub fn delete(&self, id: &str, force: bool) -> Result<Vec<String>, ContainerError> {
         let dir = match StateDir::open(&self.root, id) {
             Ok(d) => d,
             Err(StateError::NotFound(_)) if force => {
@@ -401,7 +423,7 @@ impl Runtime {
                     state::validate_id(id)?;
                     fs::remove_dir_all(&path).map_err(io("remove state dir", &path))?;
                 }
-                return Ok(());
+                return Ok(Vec::new());
             }
             Err(e) => return Err(e.into()),
         };
@@ -433,16 +455,15 @@ impl Runtime {
         if let Err(e) = dir.remove() {
             errs.push(e.into());
         }
+        let mut warnings = Vec::new();
         if let Some(spec) = spec {
-            // poststop hook errors are logged, not fatal, in runc; the
-            // container is gone either way.
             if let Err(e) = run_spec_hooks(&spec, &t, |h| h.poststop().clone(), "poststop") {
-                errs.push(e);
+                warnings.push(process::error_chain(&e));
             }
         }
         match errs.into_iter().next() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(warnings),
         }
     }
 
@@ -598,6 +619,22 @@ pub(crate) fn drive_setup(
             }
         }
     }
+}
+
+/// The host uid and gid that the container's root maps to (0 and 0
+/// without a user namespace).
+fn host_root_ids(linux: &oci_spec::runtime::Linux) -> (nix::unistd::Uid, nix::unistd::Gid) {
+    let find = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+            .unwrap_or(0)
+    };
+    (
+        nix::unistd::Uid::from_raw(find(linux.uid_mappings().as_ref())),
+        nix::unistd::Gid::from_raw(find(linux.gid_mappings().as_ref())),
+    )
 }
 
 /// Writes uid_map and gid_map of a process that made a new user namespace.

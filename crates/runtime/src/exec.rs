@@ -32,6 +32,8 @@ pub struct ExecOptions {
     /// The caller waits for the process in the foreground (and may hold its
     /// terminal itself when no console socket is given).
     pub foreground: bool,
+    /// Exec even into a paused container (the process starts frozen).
+    pub ignore_paused: bool,
 }
 
 /// A started exec process.
@@ -47,8 +49,10 @@ impl Runtime {
     /// Starts `o.process` inside container `id`; returns once it has exec'd.
     pub fn exec(&self, id: &str, o: ExecOptions) -> Result<Execed, ContainerError> {
         let (dir, st) = self.open(id)?;
-        if dir.status(&st) == Status::Stopped {
-            return Err(ContainerError::ExecStopped);
+        match dir.status(&st) {
+            Status::Stopped => return Err(ContainerError::ExecStopped),
+            Status::Paused if !o.ignore_paused => return Err(ContainerError::ExecPaused),
+            _ => {}
         }
         let spec = load_saved_spec(&dir)?;
         let terminal = o.process.terminal().unwrap_or(false);

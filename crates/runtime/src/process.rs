@@ -231,6 +231,8 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
         }
         if new_mnt {
             crate::rootfs::pivot(init.rootfs, init.no_pivot)?;
+            // stdio that is the host's /dev/null becomes the container's.
+            crate::rootfs::reopen_dev_null()?;
         } else {
             nix::unistd::chroot(init.rootfs).map_err(sys("chroot to rootfs"))?;
             nix::unistd::chdir("/").map_err(sys("chdir to /"))?;
@@ -250,6 +252,14 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
         }
         if new_mnt {
             crate::rootfs::finalize(spec)?;
+        }
+        // A missing cwd is created (as root, 0755), as runc does for init.
+        let cwd = process.cwd();
+        if cwd.is_absolute() && !cwd.exists() {
+            std::fs::create_dir_all(cwd).map_err(|e| SetupError::Sys {
+                op: format!("create cwd {}", cwd.display()),
+                source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            })?;
         }
         if !init.no_new_keyring {
             join_session_keyring(init.id);
@@ -272,7 +282,12 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
     if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(sys("set no_new_privs"))?;
     }
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // Like runc (and login(1)): HOME from the container's passwd entry
+        // for the process's uid, "/" when there is none.
+        env.push(format!("HOME={}", home_dir(process.user().uid())));
+    }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(SetupError::NoArgs);
@@ -315,6 +330,18 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
         f.load()?;
     }
     exec(&path, &args, &env)
+}
+
+/// The home directory of `uid` in the container's /etc/passwd, or "/".
+fn home_dir(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string())
 }
 
 fn console_size(p: &Process) -> Option<(u16, u16)> {

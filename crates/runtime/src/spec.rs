@@ -29,9 +29,11 @@ pub enum SpecError {
         #[source]
         source: std::io::Error,
     },
-    #[error("parse {path}: {source}")]
+    #[error("parse {path}: {field}: {source}")]
     Parse {
         path: PathBuf,
+        /// Where in the document, e.g. `linux.namespaces[2].type`.
+        field: String,
         #[source]
         source: serde_json::Error,
     },
@@ -123,8 +125,13 @@ pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
     // Parse from text (not from a Value) so errors carry line and column;
     // an unknown enum value (namespace type, seccomp action, capability, ...)
     // is named in serde's message.
-    let spec: Spec =
-        serde_json::from_str(&text).map_err(|source| SpecError::Parse { path, source })?;
+    // serde_path_to_error names the field, which serde_json alone does not.
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| SpecError::Parse {
+        path,
+        field: e.path().to_string(),
+        source: e.into_inner(),
+    })?;
     check_version(spec.version())?;
     if spec.root().is_none() {
         return Err(SpecError::NoRoot);

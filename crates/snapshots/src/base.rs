@@ -170,10 +170,23 @@ impl Base {
         }
         let mut next = st.clone();
         next.snapshots.remove(key);
-        self.meta.save(&next).map_err(SnapshotError::Meta)?;
-        *st = next;
         let dir = self.dir(r.id);
-        fs::remove_dir_all(&dir).map_err(SnapshotError::io("remove snapshot directory", &dir))
+        match self.meta.save(&next) {
+            Ok(()) => {}
+            // A full disk is exactly when removing is most needed, and the
+            // metadata rewrite needs a little space: free the directory's
+            // first, then record. A crash in between leaves a record whose
+            // directory is gone, which the next remove of it tolerates.
+            Err(e) if e.is_no_space() => {
+                remove_dir(&dir)?;
+                self.meta.save(&next).map_err(SnapshotError::Meta)?;
+                *st = next;
+                return Ok(());
+            }
+            Err(e) => return Err(SnapshotError::Meta(e)),
+        }
+        *st = next;
+        remove_dir(&dir)
     }
 
     pub(crate) fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
@@ -220,6 +233,16 @@ impl Base {
         }
         let chain = st.chain_ids(r.parent.as_deref());
         Ok((r, chain))
+    }
+}
+
+/// Removes a snapshot directory; already gone is fine (see `remove`).
+fn remove_dir(dir: &Path) -> Result<(), SnapshotError> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(SnapshotError::io("remove snapshot directory", dir)(e))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -40,6 +40,13 @@ pub enum MetaError {
     },
 }
 
+impl MetaError {
+    /// True when saving failed because the filesystem is full.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, MetaError::Save { source, .. } if source.source.raw_os_error() == Some(libc::ENOSPC))
+    }
+}
+
 /// One snapshot's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

@@ -105,7 +105,10 @@ impl Bundle {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.path().display()));
         rootfs::populate(&dir.path().join("rootfs"));
-        let bundle = Bundle { dir, config: default_config() };
+        let bundle = Bundle {
+            dir,
+            config: default_config(),
+        };
         bundle.write_config();
         bundle
     }
@@ -161,7 +164,9 @@ impl Bundle {
     /// Appends `KEY=value` entries to `process.env`.
     pub fn env(self, vars: &[&str]) -> Self {
         self.edit(|c| {
-            let env = c["process"]["env"].as_array_mut().expect("process.env is an array");
+            let env = c["process"]["env"]
+                .as_array_mut()
+                .expect("process.env is an array");
             env.extend(vars.iter().map(|v| json!(v)));
         })
     }
@@ -230,7 +235,12 @@ impl Bundle {
 
     /// Appends a mount entry.
     pub fn mount(self, mount: Value) -> Self {
-        self.edit(|c| c["mounts"].as_array_mut().expect("mounts is an array").push(mount))
+        self.edit(|c| {
+            c["mounts"]
+                .as_array_mut()
+                .expect("mounts is an array")
+                .push(mount)
+        })
     }
 
     /// Appends a bind mount of host `source` at `destination`.
@@ -261,7 +271,10 @@ impl Bundle {
             if let Some(path) = path {
                 ns["path"] = json!(path);
             }
-            c["linux"]["namespaces"].as_array_mut().expect("namespaces array").push(ns);
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces array")
+                .push(ns);
         })
     }
 
@@ -278,7 +291,9 @@ impl Bundle {
     /// Merges the keys of `resources` into `linux.resources`.
     pub fn resources(self, resources: Value) -> Self {
         self.edit(|c| {
-            let target = c["linux"]["resources"].as_object_mut().expect("resources object");
+            let target = c["linux"]["resources"]
+                .as_object_mut()
+                .expect("resources object");
             for (k, v) in resources.as_object().expect("resources must be an object") {
                 target.insert(k.clone(), v.clone());
             }
@@ -330,10 +345,13 @@ impl Bundle {
             if c["linux"]["devices"].is_null() {
                 c["linux"]["devices"] = json!([]);
             }
-            c["linux"]["devices"].as_array_mut().expect("devices array").push(json!({
-                "path": path, "type": kind, "major": major, "minor": minor,
-                "fileMode": mode, "uid": 0, "gid": 0
-            }));
+            c["linux"]["devices"]
+                .as_array_mut()
+                .expect("devices array")
+                .push(json!({
+                    "path": path, "type": kind, "major": major, "minor": minor,
+                    "fileMode": mode, "uid": 0, "gid": 0
+                }));
             c["linux"]["resources"]["devices"]
                 .as_array_mut()
                 .expect("resources.devices array")
@@ -366,8 +384,7 @@ mod tests {
             .hostname("h1")
             .without_namespace("network")
             .hook("prestart", "/bin/true", &["true"]);
-        let on_disk: Value =
-            serde_json::from_slice(&fs::read(b.config_path()).unwrap()).unwrap();
+        let on_disk: Value = serde_json::from_slice(&fs::read(b.config_path()).unwrap()).unwrap();
         assert_eq!(&on_disk, b.config());
         assert_eq!(on_disk["process"]["args"], json!(["sh", "-c", "echo hi"]));
         assert_eq!(on_disk["hostname"], "h1");

@@ -29,7 +29,9 @@ impl Hierarchy {
     /// The host directory of the cgroup at `cgroup_path` (as shown by
     /// `/proc/<pid>/cgroup`) in this hierarchy.
     pub fn dir_of(&self, cgroup_path: &str) -> PathBuf {
-        let rel = cgroup_path.strip_prefix(self.root.trim_end_matches('/')).unwrap_or(cgroup_path);
+        let rel = cgroup_path
+            .strip_prefix(self.root.trim_end_matches('/'))
+            .unwrap_or(cgroup_path);
         self.mount_point.join(rel.trim_start_matches('/'))
     }
 }
@@ -42,7 +44,9 @@ pub fn hierarchies() -> Vec<Hierarchy> {
     for line in text.lines() {
         // Format (proc(5)): id parent major:minor root mount-point options
         // [optional fields...] - fstype source super-options
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let left: Vec<&str> = left.split(' ').collect();
         let right: Vec<&str> = right.split(' ').collect();
         if left.len() < 5 || right.len() < 3 {
@@ -52,7 +56,12 @@ pub fn hierarchies() -> Vec<Hierarchy> {
             "cgroup" => right[2]
                 .split(',')
                 .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
-                .filter(|o| !matches!(*o, "clone_children" | "noprefix" | "xattr" | "cpuset_v2_mode"))
+                .filter(|o| {
+                    !matches!(
+                        *o,
+                        "clone_children" | "noprefix" | "xattr" | "cpuset_v2_mode"
+                    )
+                })
                 .map(str::to_owned)
                 .collect(),
             "cgroup2" => Vec::new(),
@@ -101,7 +110,11 @@ pub fn membership(pid: i32) -> Vec<(Vec<String>, String)> {
             let _id = parts.next()?;
             let ctrls = parts.next()?;
             let path = parts.next()?;
-            let ctrls = ctrls.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+            let ctrls = ctrls
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect();
             Some((ctrls, path.to_owned()))
         })
         .collect()
@@ -114,7 +127,10 @@ pub fn membership(pid: i32) -> Vec<(Vec<String>, String)> {
 pub fn dir_for(pid: i32, controller: &str) -> Option<PathBuf> {
     let member = membership(pid);
     let hs = hierarchies();
-    if let Some(h) = hs.iter().find(|h| h.controllers.iter().any(|c| c == controller)) {
+    if let Some(h) = hs
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == controller))
+    {
         let (_, path) = member.iter().find(|(c, _)| *c == h.controllers)?;
         return Some(h.dir_of(path));
     }
@@ -122,7 +138,10 @@ pub fn dir_for(pid: i32, controller: &str) -> Option<PathBuf> {
     let (_, path) = member.iter().find(|(c, _)| c.is_empty())?;
     let dir = v2.dir_of(path);
     let enabled = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    enabled.split_whitespace().any(|c| c == controller).then_some(dir)
+    enabled
+        .split_whitespace()
+        .any(|c| c == controller)
+        .then_some(dir)
 }
 
 /// Every existing cgroup directory whose last component is `name`, looked
@@ -185,7 +204,10 @@ mod tests {
             controllers: vec!["memory".into()],
         };
         assert_eq!(h.dir_of("/a/b"), PathBuf::from("/sys/fs/cgroup/memory/b"));
-        let h = Hierarchy { root: "/".into(), ..h };
+        let h = Hierarchy {
+            root: "/".into(),
+            ..h
+        };
         assert_eq!(h.dir_of("/a/b"), PathBuf::from("/sys/fs/cgroup/memory/a/b"));
     }
 }

@@ -42,7 +42,11 @@ impl ConsoleSocket {
         let path = dir.path().join("console.sock");
         let listener =
             UnixListener::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
-        ConsoleSocket { _dir: dir, path, listener }
+        ConsoleSocket {
+            _dir: dir,
+            path,
+            listener,
+        }
     }
 
     /// The socket path, for `--console-socket`.
@@ -103,7 +107,11 @@ impl ConsoleSocket {
             .collect();
         assert_eq!(owned.len(), 1, "console message must carry exactly one fd");
         let name = String::from_utf8_lossy(&buf[..bytes]).into_owned();
-        Pty { master: owned.remove(0), name, seen: Vec::new() }
+        Pty {
+            master: owned.remove(0),
+            name,
+            seen: Vec::new(),
+        }
     }
 }
 

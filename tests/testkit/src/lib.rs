@@ -33,7 +33,7 @@ use std::time::Duration;
 /// How long a fixture waits for anything (a runtime command, a container to
 /// stop, pty output) before it declares a hang. It is a guard against a test
 /// blocking forever, not a performance assertion.
-pub const HANG_GUARD: Duration = Duration::from_secs(60);
+pub const HANG_GUARD: Duration = Duration::from_secs(30);
 
 /// True when the process runs as root. Otherwise prints a loud skip notice
 /// naming the test (libtest names each test's thread after it) and returns

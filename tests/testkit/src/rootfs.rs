@@ -75,8 +75,7 @@ pub fn populate(dest: &Path) {
             .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
     }
     let bin = dest.join("bin/busybox");
-    fs::copy(BUSYBOX, &bin)
-        .unwrap_or_else(|e| panic!("copy {BUSYBOX} to {}: {e}", bin.display()));
+    fs::copy(BUSYBOX, &bin).unwrap_or_else(|e| panic!("copy {BUSYBOX} to {}: {e}", bin.display()));
     for applet in applets {
         let link = dest.join("bin").join(applet);
         symlink("busybox", &link).unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
@@ -96,7 +95,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         populate(dir.path());
         assert!(dir.path().join("bin/busybox").is_file());
-        assert_eq!(fs::read_link(dir.path().join("bin/sh")).unwrap(), Path::new("busybox"));
+        assert_eq!(
+            fs::read_link(dir.path().join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
         let passwd = fs::read_to_string(dir.path().join("etc/passwd")).unwrap();
         assert!(passwd.starts_with("root:x:0:0:"));
         assert!(passwd.contains("nobody:x:65534:65534:"));

@@ -67,7 +67,10 @@ impl CmdOutput {
     /// Panics, showing the command and its output, if it succeeded.
     #[track_caller]
     pub fn fails(self) -> Self {
-        assert!(!self.success(), "runtime command should have failed:\n{self}");
+        assert!(
+            !self.success(),
+            "runtime command should have failed:\n{self}"
+        );
         self
     }
 
@@ -110,7 +113,11 @@ impl Runtime {
             let p = work.path().join(sub);
             fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
         }
-        Runtime { bin, work, seq: AtomicUsize::new(0) }
+        Runtime {
+            bin,
+            work,
+            seq: AtomicUsize::new(0),
+        }
     }
 
     /// The binary under test.
@@ -197,7 +204,10 @@ impl Runtime {
     {
         let mut full: Vec<OsString> = vec!["--root".into(), self.root().into()];
         full.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
-        let shown: Vec<String> = full.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let shown: Vec<String> = full
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let io = self.work.path().join("io");
         let out_path = io.join(format!("{n}.stdout"));
@@ -212,7 +222,11 @@ impl Runtime {
             None => Stdio::null(),
         };
         let mut command = Command::new(&self.bin);
-        command.args(&full).stdin(stdin).stdout(create(&out_path)?).stderr(create(&err_path)?);
+        command
+            .args(&full)
+            .stdin(stdin)
+            .stdout(create(&out_path)?)
+            .stderr(create(&err_path)?);
         if !fds.is_empty() {
             pass_fds(&mut command, fds);
         }
@@ -223,7 +237,14 @@ impl Runtime {
         let pidfd = pidfd_open(pid).map_err(|e| format!("pidfd_open {pid}: {e}"))?;
         if !wait_readable(pidfd.as_fd(), Instant::now() + HANG_GUARD) {
             let _ = child.kill();
-            let _ = child.wait();
+            // A task stuck in a frozen cgroup does not die until thawed: reap
+            // it only if it goes away soon, never block on it.
+            if wait_readable(
+                pidfd.as_fd(),
+                Instant::now() + std::time::Duration::from_secs(5),
+            ) {
+                let _ = child.wait();
+            }
             return Err(format!(
                 "runtime command hung for {HANG_GUARD:?} and was killed: {} {shown:?}; stderr: {:?}",
                 self.bin.display(),
@@ -231,8 +252,14 @@ impl Runtime {
             ));
         }
         let status = child.wait().map_err(|e| format!("wait {pid}: {e}"))?;
-        let read = |p: &Path| fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()));
-        let out = CmdOutput { args: shown, status, stdout: read(&out_path)?, stderr: read(&err_path)? };
+        let read =
+            |p: &Path| fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()));
+        let out = CmdOutput {
+            args: shown,
+            status,
+            stdout: read(&out_path)?,
+            stderr: read(&err_path)?,
+        };
         Ok((out, out_path, err_path))
     }
 
@@ -253,11 +280,25 @@ impl Runtime {
         }
     }
 
+    /// `list --format json`, parsed; runc prints `null` for no containers,
+    /// which is returned as an empty array.
+    #[track_caller]
+    pub fn list_json(&self) -> Value {
+        match self.cmd(["list", "--format", "json"]).ok().json() {
+            Value::Null => Value::Array(Vec::new()),
+            v => v,
+        }
+    }
+
     /// Container ids the state dir currently holds (one entry per id, as
     /// runc lays it out).
     pub fn state_entries(&self) -> Vec<String> {
-        let Ok(dir) = fs::read_dir(self.root()) else { return Vec::new() };
-        dir.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        let Ok(dir) = fs::read_dir(self.root()) else {
+            return Vec::new();
+        };
+        dir.filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
     }
 }
 
@@ -379,7 +420,10 @@ impl Container<'_> {
     /// The `status` field of `state`.
     #[track_caller]
     pub fn status(&self) -> String {
-        self.state_json()["status"].as_str().expect("state has a status string").to_owned()
+        self.state_json()["status"]
+            .as_str()
+            .expect("state has a status string")
+            .to_owned()
     }
 
     /// The `pid` field of `state`.
@@ -394,7 +438,9 @@ impl Container<'_> {
     pub fn pid_from_file(&self) -> i32 {
         let text = fs::read_to_string(&self.pid_file)
             .unwrap_or_else(|e| panic!("read {}: {e}", self.pid_file.display()));
-        text.trim().parse().unwrap_or_else(|e| panic!("pid file holds {text:?}: {e}"))
+        text.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("pid file holds {text:?}: {e}"))
     }
 
     /// `kill ID SIGNAL`.
@@ -507,7 +553,11 @@ impl Container<'_> {
         // A pidfd becomes readable when the process exits, zombie or not
         // (pidfd_open(2)); ESRCH means it is already gone.
         if let Ok(fd) = pidfd_open(pid) {
-            assert!(wait_readable(fd.as_fd(), deadline), "container {} pid {pid} did not exit", self.id);
+            assert!(
+                wait_readable(fd.as_fd(), deadline),
+                "container {} pid {pid} did not exit",
+                self.id
+            );
         }
         // The runtime may take a moment to notice (e.g. an unreaped zombie).
         loop {
@@ -515,7 +565,11 @@ impl Container<'_> {
             if status == "stopped" {
                 return;
             }
-            assert!(Instant::now() < deadline, "container {} stays {status:?}", self.id);
+            assert!(
+                Instant::now() < deadline,
+                "container {} stays {status:?}",
+                self.id
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
@@ -529,7 +583,11 @@ impl Container<'_> {
             if status == want {
                 return;
             }
-            assert!(Instant::now() < deadline, "container {} stays {status:?}, want {want:?}", self.id);
+            assert!(
+                Instant::now() < deadline,
+                "container {} stays {status:?}, want {want:?}",
+                self.id
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
@@ -540,21 +598,33 @@ impl Drop for Container<'_> {
         if !self.armed {
             return;
         }
-        let pid = fs::read_to_string(&self.pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok());
-        if let Err(e) = self.rt.try_cmd(["delete", "--force", self.id.as_str()], None) {
+        let pid = fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        if let Err(e) = self
+            .rt
+            .try_cmd(["delete", "--force", self.id.as_str()], None)
+        {
             eprintln!("cleanup: delete --force {}: {e}", self.id);
         }
         // Belt and braces for a runtime under test that fails to clean up:
-        // kill a leftover init, but only if it is still in another pid
-        // namespace (so a recycled pid of a host process is never hit).
-        if let Some(pid) = pid {
-            if in_other_pid_ns(pid) {
-                eprintln!("cleanup: container {} init {pid} survived delete; killing it", self.id);
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+        // kill what is left of the container. Only processes proven to be
+        // the container's are hit: the init if still in another pid
+        // namespace (a recycled pid of a host process is not), and anything
+        // whose root is the bundle's rootfs.
+        let mut leftovers = processes_rooted_in(&self.bundle.join("rootfs"));
+        if let Some(pid) = pid.filter(|p| in_other_pid_ns(*p) && !leftovers.contains(p)) {
+            leftovers.push(pid);
+        }
+        for pid in leftovers {
+            eprintln!(
+                "cleanup: container {} process {pid} survived delete; killing it",
+                self.id
+            );
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -607,8 +677,12 @@ pub fn in_other_pid_ns(pid: i32) -> bool {
 /// (just "/" after pivot_root), not a host path.
 pub fn processes_rooted_in(root: &Path) -> Vec<i32> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(want) = fs::metadata(root) else { return Vec::new() };
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(want) = fs::metadata(root) else {
+        return Vec::new();
+    };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {

@@ -68,7 +68,10 @@ impl SharedDir {
             if text.contains(needle) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "{name} never contained {needle:?}; has {text:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{name} never contained {needle:?}; has {text:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -101,7 +104,8 @@ impl Gate {
             .write(true)
             .open(&self.path)
             .unwrap_or_else(|e| panic!("open {}: {e}", self.path.display()));
-        f.write_all(b"go\n").unwrap_or_else(|e| panic!("write {}: {e}", self.path.display()));
+        f.write_all(b"go\n")
+            .unwrap_or_else(|e| panic!("write {}: {e}", self.path.display()));
         self.held = Some(f);
     }
 }

@@ -92,7 +92,9 @@ fn missing_executable_fails_create() {
 #[test]
 fn missing_hook_binary() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().args(&["true"]).hook("prestart", "/no/such/hook", &["hook"]);
+    let bundle = Bundle::new()
+        .args(&["true"])
+        .hook("prestart", "/no/such/hook", &["hook"]);
     let out = create_fails(&rt, &bundle);
     assert!(out.stderr.contains("hook"), "{out}");
 }
@@ -135,8 +137,15 @@ fn invalid_ids() {
         let out = ctr.create().fails();
         // runc: "invalid container ID format".
         let msg = out.stderr.to_lowercase();
-        assert!(msg.contains("invalid") && msg.contains("id"), "{id:?}:\n{out}");
-        assert!(rt.state_entries().is_empty(), "{id:?}: {:?}", rt.state_entries());
+        assert!(
+            msg.contains("invalid") && msg.contains("id"),
+            "{id:?}:\n{out}"
+        );
+        assert!(
+            rt.state_entries().is_empty(),
+            "{id:?}: {:?}",
+            rt.state_entries()
+        );
         assert!(!outside.exists(), "{id:?} created {}", outside.display());
         assert!(testkit::runtime::processes_rooted_in(&bundle.rootfs()).is_empty());
     }
@@ -192,7 +201,10 @@ fn stale_state_dir_entry() {
     let out = rt.cmd(["state", id.as_str()]).fails();
     assert!(out.stderr.contains("does not exist"), "{out}");
     rt.cmd(["delete", "--force", id.as_str()]).ok();
-    assert!(!rt.root().join(&id).exists(), "delete --force kept the stale entry");
+    assert!(
+        !rt.root().join(&id).exists(),
+        "delete --force kept the stale entry"
+    );
     let bundle = Bundle::new().args(&["true"]);
     let ctr = rt.container_with_id(&bundle, &id);
     ctr.create().ok();
@@ -208,7 +220,11 @@ fn init_killed_behind_the_runtimes_back() {
     let ctr = rt.container(&bundle);
     ctr.run_detached().ok();
     let pid = ctr.pid();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     ctr.wait_stopped();
     ctr.delete().ok();
     assert_nothing_left(&rt, ctr.id(), &bundle);

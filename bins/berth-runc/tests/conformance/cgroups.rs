@@ -13,7 +13,10 @@ use crate::runtime;
 /// tests stay inside whatever cgroup the test process was given).
 fn limited(resources: serde_json::Value) -> (Bundle, String) {
     let path = testkit::unique_name("berth-cg");
-    let bundle = Bundle::new().args(&["sleep", "inf"]).cgroups_path(&path).resources(resources);
+    let bundle = Bundle::new()
+        .args(&["sleep", "inf"])
+        .cgroups_path(&path)
+        .resources(resources);
     (bundle, path)
 }
 
@@ -23,13 +26,21 @@ fn limited(resources: serde_json::Value) -> (Bundle, String) {
 fn host_dir(ctr: &Container<'_>, controller: &str, cg_path: &str) -> PathBuf {
     let dir = cgroups::dir_for(ctr.pid(), controller)
         .unwrap_or_else(|| panic!("{controller} controller is not mounted"));
-    assert!(dir.ends_with(cg_path), "{controller} cgroup {} is not at {cg_path}", dir.display());
+    assert!(
+        dir.ends_with(cg_path),
+        "{controller} cgroup {} is not at {cg_path}",
+        dir.display()
+    );
     dir
 }
 
 /// The memory limit file of a v1 or v2 memory cgroup dir.
 fn memory_limit_file(dir: &std::path::Path) -> &'static str {
-    if dir.join("memory.limit_in_bytes").exists() { "memory.limit_in_bytes" } else { "memory.max" }
+    if dir.join("memory.limit_in_bytes").exists() {
+        "memory.limit_in_bytes"
+    } else {
+        "memory.max"
+    }
 }
 
 #[test]
@@ -42,14 +53,18 @@ fn memory_limit() {
     let dir = host_dir(&ctr, "memory", &path);
     let file = memory_limit_file(&dir);
     assert_eq!(cgroups::read(&dir, file), limit.to_string());
-    let inside = ctr.exec(&["cat", &format!("/sys/fs/cgroup/memory/{file}")]).ok().stdout;
+    let inside = ctr
+        .exec(&["cat", &format!("/sys/fs/cgroup/memory/{file}")])
+        .ok()
+        .stdout;
     assert_eq!(inside.trim(), limit.to_string());
 }
 
 #[test]
 fn cpu_shares_and_quota() {
     let Some(rt) = runtime() else { return };
-    let (bundle, path) = limited(json!({ "cpu": { "shares": 512, "quota": 50000, "period": 100000 } }));
+    let (bundle, path) =
+        limited(json!({ "cpu": { "shares": 512, "quota": 50000, "period": 100000 } }));
     let ctr = rt.container(&bundle);
     ctr.run_detached().ok();
     let dir = host_dir(&ctr, "cpu", &path);
@@ -58,7 +73,11 @@ fn cpu_shares_and_quota() {
         assert_eq!(cgroups::read(&dir, "cpu.cfs_quota_us"), "50000");
         assert_eq!(cgroups::read(&dir, "cpu.cfs_period_us"), "100000");
         let inside = ctr
-            .exec(&["cat", "/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"])
+            .exec(&[
+                "cat",
+                "/sys/fs/cgroup/cpu/cpu.shares",
+                "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            ])
             .ok()
             .stdout;
         assert_eq!(crate::lines(&inside), ["512", "50000"]);
@@ -76,7 +95,10 @@ fn pids_limit() {
     ctr.run_detached().ok();
     let dir = host_dir(&ctr, "pids", &path);
     assert_eq!(cgroups::read(&dir, "pids.max"), "42");
-    let inside = ctr.exec(&["cat", "/sys/fs/cgroup/pids/pids.max"]).ok().stdout;
+    let inside = ctr
+        .exec(&["cat", "/sys/fs/cgroup/pids/pids.max"])
+        .ok()
+        .stdout;
     assert_eq!(inside.trim(), "42");
 }
 
@@ -101,14 +123,21 @@ fn pids_limit_is_enforced() {
 #[test]
 fn cgroups_path_is_honoured_in_every_hierarchy() {
     let Some(rt) = runtime() else { return };
-    let path = format!("berth-parent-{}/{}", std::process::id(), testkit::unique_name("child"));
+    let path = format!(
+        "berth-parent-{}/{}",
+        std::process::id(),
+        testkit::unique_name("child")
+    );
     let bundle = Bundle::new().args(&["sleep", "inf"]).cgroups_path(&path);
     let ctr = rt.container(&bundle);
     ctr.run_detached().ok();
     let pid = ctr.pid();
     let own = cgroups::membership(std::process::id() as i32);
     for (ctrls, cg) in cgroups::membership(pid) {
-        let (_, parent) = own.iter().find(|(c, _)| *c == ctrls).expect("same hierarchies");
+        let (_, parent) = own
+            .iter()
+            .find(|(c, _)| *c == ctrls)
+            .expect("same hierarchies");
         let want = format!("{}/{path}", parent.trim_end_matches('/'));
         assert_eq!(cg, want, "hierarchy {ctrls:?}");
     }
@@ -117,15 +146,18 @@ fn cgroups_path_is_honoured_in_every_hierarchy() {
     ctr.delete_force().ok();
     let leftover = cgroups::dirs_named(path.rsplit('/').next().unwrap());
     for h in cgroups::hierarchies() {
-        let parent_dir = own
-            .iter()
-            .find(|(c, _)| *c == h.controllers)
-            .map(|(_, p)| h.dir_of(p).join(format!("berth-parent-{}", std::process::id())));
+        let parent_dir = own.iter().find(|(c, _)| *c == h.controllers).map(|(_, p)| {
+            h.dir_of(p)
+                .join(format!("berth-parent-{}", std::process::id()))
+        });
         if let Some(d) = parent_dir {
             let _ = std::fs::remove_dir(d);
         }
     }
-    assert!(leftover.is_empty(), "cgroups left after delete: {leftover:?}");
+    assert!(
+        leftover.is_empty(),
+        "cgroups left after delete: {leftover:?}"
+    );
 }
 
 #[test]
@@ -134,18 +166,29 @@ fn cgroup_is_removed_on_delete() {
     let (bundle, path) = limited(json!({ "pids": { "limit": 10 } }));
     let ctr = rt.container(&bundle);
     ctr.run_detached().ok();
-    assert!(!cgroups::dirs_named(&path).is_empty(), "no cgroup named {path} while running");
+    assert!(
+        !cgroups::dirs_named(&path).is_empty(),
+        "no cgroup named {path} while running"
+    );
     ctr.kill("KILL").ok();
     ctr.wait_stopped();
     ctr.delete().ok();
-    assert!(cgroups::dirs_named(&path).is_empty(), "{:?}", cgroups::dirs_named(&path));
+    assert!(
+        cgroups::dirs_named(&path).is_empty(),
+        "{:?}",
+        cgroups::dirs_named(&path)
+    );
 }
 
 #[test]
 fn cgroup_mount_shows_own_cgroup_read_only() {
     let Some(rt) = runtime() else { return };
     let (bundle, _) = limited(json!({ "pids": { "limit": 11 } }));
-    let bundle = bundle.args(&["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; { echo 5 > /sys/fs/cgroup/pids/pids.max; } 2>&1; true"]);
+    let bundle = bundle.args(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/pids/pids.max; { echo 5 > /sys/fs/cgroup/pids/pids.max; } 2>&1; true",
+    ]);
     let out = rt.container(&bundle).run().ok();
     let l = crate::lines(&out.stdout);
     assert_eq!(l[0], "11");

@@ -23,7 +23,13 @@ fn running(rt: &Runtime) -> (Bundle, Container<'_>) {
 fn exec_joins_the_container_namespaces() {
     let Some(rt) = runtime() else { return };
     let (_bundle, ctr) = running(&rt);
-    let out = ctr.exec(&["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc; true"]).ok();
+    let out = ctr
+        .exec(&[
+            "sh",
+            "-c",
+            "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc; true",
+        ])
+        .ok();
     let l = lines(&out.stdout);
     assert_eq!(l[0], "exec-box");
     assert_eq!(l[1], "sleep inf", "pid 1 is the container's init");
@@ -55,10 +61,18 @@ fn exec_exit_code_propagates() {
 fn exec_env_flag() {
     let Some(rt) = runtime() else { return };
     let (_bundle, ctr) = running(&rt);
-    let out = ctr.exec_with(&["-e", "FOO=bar", "-e", "BAZ=qux quux"], &["sh", "-c", "echo \"$FOO|$BAZ|$PATH\""]).ok();
+    let out = ctr
+        .exec_with(
+            &["-e", "FOO=bar", "-e", "BAZ=qux quux"],
+            &["sh", "-c", "echo \"$FOO|$BAZ|$PATH\""],
+        )
+        .ok();
     // The container's env (PATH) is kept and the flags add to it. (runc's
     // flag parser rejects mixing `-e` and `--env` in one command line.)
-    assert_eq!(out.stdout, "bar|qux quux|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+    assert_eq!(
+        out.stdout,
+        "bar|qux quux|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    );
 }
 
 #[test]
@@ -73,12 +87,22 @@ fn exec_cwd_flag() {
 fn exec_user_flag() {
     let Some(rt) = runtime() else { return };
     let (_bundle, ctr) = running(&rt);
-    let out = ctr.exec_with(&["-u", "1234:4321"], &["sh", "-c", "id -u; id -g"]).ok();
+    let out = ctr
+        .exec_with(&["-u", "1234:4321"], &["sh", "-c", "id -u; id -g"])
+        .ok();
     assert_eq!(lines(&out.stdout), ["1234", "4321"]);
     let out = ctr.exec_with(&["--user", "65534"], &["id", "-u"]).ok();
     assert_eq!(out.stdout, "65534\n");
-    let out = ctr.exec_with(&["--user", "1000", "--additional-gids", "7"], &["sh", "-c", "grep Groups /proc/self/status"]).ok();
-    assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["Groups:", "7"]);
+    let out = ctr
+        .exec_with(
+            &["--user", "1000", "--additional-gids", "7"],
+            &["sh", "-c", "grep Groups /proc/self/status"],
+        )
+        .ok();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["Groups:", "7"]
+    );
 }
 
 #[test]
@@ -98,7 +122,9 @@ fn exec_process_json() {
     });
     let path = rt.scratch().join("process.json");
     fs::write(&path, process.to_string()).unwrap();
-    let out = ctr.exec_with(&["--process", path.to_str().unwrap()], &[]).ok();
+    let out = ctr
+        .exec_with(&["--process", path.to_str().unwrap()], &[])
+        .ok();
     assert_eq!(lines(&out.stdout), ["99:98 /var hello", "66"]);
 }
 
@@ -107,18 +133,35 @@ fn exec_detached_with_pid_file() {
     let Some(rt) = runtime() else { return };
     let (_bundle, ctr) = running(&rt);
     let pid_file = rt.scratch().join("exec.pid");
-    ctr.exec_with(&["-d", "--pid-file", pid_file.to_str().unwrap()], &["sleep", "inf"]).ok();
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    ctr.exec_with(
+        &["-d", "--pid-file", pid_file.to_str().unwrap()],
+        &["sleep", "inf"],
+    )
+    .ok();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(pid_alive(pid), "exec'd process {pid} is not running");
     let init_ns = fs::read_link(format!("/proc/{}/ns/pid", ctr.pid())).unwrap();
     let exec_ns = fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
-    assert_eq!(init_ns, exec_ns, "exec'd process is outside the container's pid ns");
+    assert_eq!(
+        init_ns, exec_ns,
+        "exec'd process is outside the container's pid ns"
+    );
     let pids = ctr.ps_json();
-    assert!(pids.as_array().unwrap().iter().any(|p| p == pid), "ps lacks {pid}: {pids}");
+    assert!(
+        pids.as_array().unwrap().iter().any(|p| p == pid),
+        "ps lacks {pid}: {pids}"
+    );
     // Killing the container takes the exec'd process with it.
     let fd = pidfd_open(pid).unwrap();
     ctr.kill("KILL").ok();
-    assert!(testkit::wait_readable(fd.as_fd(), std::time::Instant::now() + testkit::HANG_GUARD));
+    assert!(testkit::wait_readable(
+        fd.as_fd(),
+        std::time::Instant::now() + testkit::HANG_GUARD
+    ));
 }
 
 #[test]
@@ -135,8 +178,14 @@ fn exec_keeps_container_security_settings() {
         .exec(&["sh", "-c", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; { touch /x; } 2>/dev/null || echo ro; cat /proc/self/cgroup"])
         .ok();
     let l = lines(&out.stdout);
-    assert_eq!(l[0].split_whitespace().collect::<Vec<_>>(), ["CapEff:", "0000000000000020"]);
-    assert_eq!(l[1].split_whitespace().collect::<Vec<_>>(), ["NoNewPrivs:", "1"]);
+    assert_eq!(
+        l[0].split_whitespace().collect::<Vec<_>>(),
+        ["CapEff:", "0000000000000020"]
+    );
+    assert_eq!(
+        l[1].split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
     assert_eq!(l[2], "ro");
     // Same cgroups as init.
     let init_cg = fs::read_to_string(format!("/proc/{}/cgroup", ctr.pid())).unwrap();
@@ -151,7 +200,12 @@ fn exec_tty_with_console_socket() {
     // runc uses --console-socket only with --detach; without it runc would
     // attach the tty to its own stdio.
     ctr.exec_with(
-        &["-t", "-d", "--console-socket", sock.path().to_str().unwrap()],
+        &[
+            "-t",
+            "-d",
+            "--console-socket",
+            sock.path().to_str().unwrap(),
+        ],
         &["sh", "-c", "tty; read line; echo \"got:$line\""],
     )
     .ok();

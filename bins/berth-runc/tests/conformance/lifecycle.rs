@@ -19,7 +19,9 @@ fn create_start_exit_delete() {
     let Some(rt) = runtime() else { return };
     let shared = SharedDir::new();
     let mut gate = shared.gate("gate");
-    let bundle = Bundle::new().bind(shared.path(), "/shared", &[]).sh("read _ < /shared/gate");
+    let bundle = Bundle::new()
+        .bind(shared.path(), "/shared", &[])
+        .sh("read _ < /shared/gate");
     let ctr = rt.container(&bundle);
 
     ctr.create().ok();
@@ -33,7 +35,11 @@ fn create_start_exit_delete() {
     assert_eq!(ctr.pid_from_file(), pid, "pid file and state disagree");
     assert!(pid_alive(pid), "created init {pid} is not alive");
     let on_rootfs = testkit::runtime::processes_rooted_in(&bundle.rootfs());
-    assert_eq!(on_rootfs, [pid], "the created init is the only process on the rootfs");
+    assert_eq!(
+        on_rootfs,
+        [pid],
+        "the created init is the only process on the rootfs"
+    );
 
     ctr.start().ok();
     assert_eq!(ctr.status(), "running");
@@ -46,7 +52,11 @@ fn create_start_exit_delete() {
     let after = ctr.state().fails();
     // runc 1.1 says "container does not exist" without naming the id.
     assert!(after.stderr.contains("does not exist"), "{after}");
-    assert!(rt.state_entries().is_empty(), "state dir still lists {:?}", rt.state_entries());
+    assert!(
+        rt.state_entries().is_empty(),
+        "state dir still lists {:?}",
+        rt.state_entries()
+    );
 }
 
 #[test]
@@ -78,7 +88,10 @@ fn run_reports_signal_death_as_128_plus_signal() {
             if state.success() && state.json()["status"] == "running" {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "run never got running: {state}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run never got running: {state}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         rt.cmd(["kill", id.as_str(), "KILL"]).ok();
@@ -117,7 +130,11 @@ fn list_table_json_and_quiet() {
     let table = rt.cmd(["list"]).ok().stdout;
     let rows = crate::lines(&table);
     let header: Vec<&str> = rows[0].split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{table}");
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{table}"
+    );
     for (ctr, status) in [(&a, "created"), (&b, "running")] {
         let row = rows
             .iter()
@@ -133,7 +150,10 @@ fn list_table_json_and_quiet() {
     let arr = json.as_array().expect("list --format json is an array");
     assert_eq!(arr.len(), 2, "{json}");
     for (ctr, status) in [(&a, "created"), (&b, "running")] {
-        let entry = arr.iter().find(|e| e["id"] == ctr.id()).expect("entry for id");
+        let entry = arr
+            .iter()
+            .find(|e| e["id"] == ctr.id())
+            .expect("entry for id");
         assert_eq!(entry["status"], status);
         assert_eq!(entry["pid"], ctr.pid());
         assert_eq!(Path::new(entry["bundle"].as_str().unwrap()), bundle.path());
@@ -161,7 +181,8 @@ fn list_of_empty_root() {
 /// A container whose pid 1 traps TERM (pid 1 gets only signals it handles)
 /// and exits 7, printing "ready" once the trap is set.
 fn term_trapper() -> Bundle {
-    Bundle::new().sh("trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 1 & wait; done")
+    Bundle::new()
+        .sh("trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 1 & wait; done")
 }
 
 #[test]
@@ -174,7 +195,11 @@ fn kill_accepts_signal_names_and_numbers() {
         ctr.wait_stdout("ready");
         ctr.kill(sig).ok();
         ctr.wait_stopped();
-        assert!(ctr.stdout().contains("got-term"), "signal {sig}: {}", ctr.stdout());
+        assert!(
+            ctr.stdout().contains("got-term"),
+            "signal {sig}: {}",
+            ctr.stdout()
+        );
     }
     for sig in ["KILL", "SIGKILL", "9"] {
         let bundle = sleeper();
@@ -206,7 +231,10 @@ fn kill_rejects_unknown_signal() {
     let ctr = rt.container(&bundle);
     ctr.run_detached().ok();
     let out = ctr.kill("SIGNOPE").fails();
-    assert!(out.stderr.contains("SIGNOPE") || out.stderr.contains("NOPE"), "{out}");
+    assert!(
+        out.stderr.contains("SIGNOPE") || out.stderr.contains("NOPE"),
+        "{out}"
+    );
     assert_eq!(ctr.status(), "running");
 }
 
@@ -225,12 +253,18 @@ fn kill_all_reaches_every_process() {
         .map(|p| p.as_i64().unwrap() as i32)
         .collect();
     assert_eq!(pids.len(), 3, "want sh and two sleeps: {pids:?}");
-    let fds: Vec<_> = pids.iter().map(|p| pidfd_open(*p).expect("pidfd_open")).collect();
+    let fds: Vec<_> = pids
+        .iter()
+        .map(|p| pidfd_open(*p).expect("pidfd_open"))
+        .collect();
     ctr.kill_all("KILL").ok();
     let deadline = std::time::Instant::now() + testkit::HANG_GUARD;
     for (pid, fd) in pids.iter().zip(&fds) {
         use std::os::fd::AsFd;
-        assert!(testkit::wait_readable(fd.as_fd(), deadline), "pid {pid} survived kill --all");
+        assert!(
+            testkit::wait_readable(fd.as_fd(), deadline),
+            "pid {pid} survived kill --all"
+        );
     }
     ctr.wait_stopped();
 }
@@ -245,10 +279,17 @@ fn delete_force_removes_running_container() {
     let fd = pidfd_open(pid).expect("pidfd_open");
     ctr.delete_force().ok();
     use std::os::fd::AsFd;
-    assert!(testkit::wait_readable(fd.as_fd(), std::time::Instant::now() + testkit::HANG_GUARD));
+    assert!(testkit::wait_readable(
+        fd.as_fd(),
+        std::time::Instant::now() + testkit::HANG_GUARD
+    ));
     ctr.state().fails();
     assert!(rt.state_entries().is_empty());
-    assert!(cgroups::dirs_named(ctr.id()).is_empty(), "{:?}", cgroups::dirs_named(ctr.id()));
+    assert!(
+        cgroups::dirs_named(ctr.id()).is_empty(),
+        "{:?}",
+        cgroups::dirs_named(ctr.id())
+    );
 }
 
 #[test]
@@ -260,8 +301,15 @@ fn delete_force_removes_created_container() {
     let pid = ctr.pid();
     ctr.delete_force().ok();
     ctr.state().fails();
-    assert!(!pid_alive(pid), "init {pid} of a deleted created container lives on");
-    assert!(cgroups::dirs_named(ctr.id()).is_empty(), "{:?}", cgroups::dirs_named(ctr.id()));
+    assert!(
+        !pid_alive(pid),
+        "init {pid} of a deleted created container lives on"
+    );
+    assert!(
+        cgroups::dirs_named(ctr.id()).is_empty(),
+        "{:?}",
+        cgroups::dirs_named(ctr.id())
+    );
 }
 
 #[test]
@@ -308,8 +356,17 @@ fn ps_json_lists_container_pids() {
     ctr.run_detached().ok();
     ctr.wait_stdout("ready");
     let ps = ctr.ps_json();
-    let pids: Vec<i64> = ps.as_array().expect("array").iter().map(|p| p.as_i64().unwrap()).collect();
-    assert!(pids.contains(&(ctr.pid() as i64)), "{ps} lacks init {}", ctr.pid());
+    let pids: Vec<i64> = ps
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert!(
+        pids.contains(&(ctr.pid() as i64)),
+        "{ps} lacks init {}",
+        ctr.pid()
+    );
     assert_eq!(pids.len(), 2, "{ps}");
 }
 
@@ -324,7 +381,10 @@ fn events_stats_prints_one_stats_object() {
     assert_eq!(v["type"], "stats", "{out}");
     assert_eq!(v["id"], ctr.id(), "{out}");
     let data = &v["data"];
-    assert!(data["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0, "{out}");
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+        "{out}"
+    );
     assert!(data["cpu"]["usage"]["total"].is_u64(), "{out}");
     assert!(data["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{out}");
 }
@@ -341,7 +401,10 @@ fn update_memory_and_pids_limits() {
     let memory = cgroups::dir_for(pid, "memory").expect("memory cgroup");
     let pids = cgroups::dir_for(pid, "pids").expect("pids cgroup");
     assert_eq!(cgroups::read(&pids, "pids.max"), "20");
-    let inside = ctr.exec(&["cat", "/sys/fs/cgroup/pids/pids.max"]).ok().stdout;
+    let inside = ctr
+        .exec(&["cat", "/sys/fs/cgroup/pids/pids.max"])
+        .ok()
+        .stdout;
     assert_eq!(inside.trim(), "20", "pids.max seen inside");
     let mem_file = if memory.join("memory.limit_in_bytes").exists() {
         "memory.limit_in_bytes"
@@ -350,7 +413,8 @@ fn update_memory_and_pids_limits() {
     };
     assert_eq!(cgroups::read(&memory, mem_file), (64u64 << 20).to_string());
 
-    ctr.update_resources(&json!({ "pids": { "limit": 30 } })).ok();
+    ctr.update_resources(&json!({ "pids": { "limit": 30 } }))
+        .ok();
     assert_eq!(cgroups::read(&pids, "pids.max"), "30");
     // The memory limit set before is not touched by an update without it.
     assert_eq!(cgroups::read(&memory, mem_file), (64u64 << 20).to_string());

@@ -44,14 +44,23 @@ fn run_ok(rt: &Runtime, bundle: &Bundle) -> String {
 #[track_caller]
 fn assert_nothing_left(rt: &Runtime, id: &str, bundle: &Bundle) {
     let entries = rt.state_entries();
-    assert!(!entries.iter().any(|e| e == id), "state dir still has {id}: {entries:?}");
+    assert!(
+        !entries.iter().any(|e| e == id),
+        "state dir still has {id}: {entries:?}"
+    );
     let cgroups = testkit::cgroups::dirs_named(id);
     assert!(cgroups.is_empty(), "cgroups left for {id}: {cgroups:?}");
     let procs = testkit::runtime::processes_rooted_in(&bundle.rootfs());
-    assert!(procs.is_empty(), "processes left on {id}'s rootfs: {procs:?}");
+    assert!(
+        procs.is_empty(),
+        "processes left on {id}'s rootfs: {procs:?}"
+    );
 }
 
 /// The `sh -c` output lines, trimmed.
 fn lines(text: &str) -> Vec<&str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
 }

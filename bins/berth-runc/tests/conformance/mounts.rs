@@ -16,15 +16,19 @@ use crate::{lines, run_ok, runtime};
 fn mount_at(mountinfo: &str, target: &str) -> (String, String, String) {
     mountinfo
         .lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let (left, right) = l.split_once(" - ")?;
             let left: Vec<&str> = left.split(' ').collect();
             let right: Vec<&str> = right.split(' ').collect();
             (left.get(4) == Some(&target)).then(|| {
-                (left[5].to_owned(), right[0].to_owned(), right.get(2).unwrap_or(&"").to_string())
+                (
+                    left[5].to_owned(),
+                    right[0].to_owned(),
+                    right.get(2).unwrap_or(&"").to_string(),
+                )
             })
         })
-        .last()
         .unwrap_or_else(|| panic!("nothing mounted at {target}:\n{mountinfo}"))
 }
 
@@ -59,7 +63,10 @@ fn tmpfs_with_size_and_mode() {
     assert!(opts(&sup).contains(&"size=1024k"), "{sup}");
     assert!(opts(&sup).contains(&"mode=1733"), "{sup}");
     for flag in ["nosuid", "nodev", "noexec"] {
-        assert!(opts(&per_mount).contains(&flag), "{flag} missing from {per_mount}");
+        assert!(
+            opts(&per_mount).contains(&flag),
+            "{flag} missing from {per_mount}"
+        );
     }
 }
 
@@ -71,8 +78,10 @@ fn noexec_nosuid_nodev_take_effect() {
             "destination": "/ne", "type": "tmpfs", "source": "tmpfs",
             "options": ["noexec"]
         }))
-        .sh("cp /bin/busybox /ne/bb && /ne/bb true 2>/dev/null && echo ran || echo blocked; \
-             cat /proc/self/mountinfo");
+        .sh(
+            "cp /bin/busybox /ne/bb && /ne/bb true 2>/dev/null && echo ran || echo blocked; \
+             cat /proc/self/mountinfo",
+        );
     let out = run_ok(&rt, &bundle);
     assert_eq!(lines(&out)[0], "blocked", "{out}");
     let (per_mount, _, _) = mount_at(&out, "/ne");
@@ -107,7 +116,9 @@ fn bind_mount_read_only() {
 fn bind_mount_read_write_reaches_host() {
     let Some(rt) = runtime() else { return };
     let shared = SharedDir::new();
-    let bundle = Bundle::new().bind(shared.path(), "/data", &[]).sh("echo inside > /data/out");
+    let bundle = Bundle::new()
+        .bind(shared.path(), "/data", &[])
+        .sh("echo inside > /data/out");
     run_ok(&rt, &bundle);
     assert_eq!(shared.read("out"), "inside\n");
 }
@@ -119,7 +130,9 @@ fn bind_mount_of_a_file() {
     fs::write(shared.file("conf"), "file-bind").unwrap();
     // The destination file does not exist in the rootfs: the runtime
     // creates it (as a file, not a directory) before mounting.
-    let bundle = Bundle::new().bind(&shared.file("conf"), "/etc/app.conf", &["ro"]).sh("cat /etc/app.conf");
+    let bundle = Bundle::new()
+        .bind(&shared.file("conf"), "/etc/app.conf", &["ro"])
+        .sh("cat /etc/app.conf");
     assert_eq!(run_ok(&rt, &bundle), "file-bind");
 }
 
@@ -213,7 +226,11 @@ fn linux_devices_entry_is_created() {
     let out = run_ok(&rt, &bundle);
     assert_eq!(
         lines(&out),
-        ["character special file 1:5 640 0:0", "block special file 7:c8 600 0:0", "5"]
+        [
+            "character special file 1:5 640 0:0",
+            "block special file 7:c8 600 0:0",
+            "5"
+        ]
     );
 }
 
@@ -242,7 +259,10 @@ fn device_cgroup_denies_unlisted_devices() {
 #[test]
 fn dev_shm_is_a_writable_tmpfs() {
     let Some(rt) = runtime() else { return };
-    let out = run_ok(&rt, &Bundle::new().sh("echo ok > /dev/shm/f && cat /dev/shm/f; stat -c %a /dev/shm"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new().sh("echo ok > /dev/shm/f && cat /dev/shm/f; stat -c %a /dev/shm"),
+    );
     assert_eq!(lines(&out), ["ok", "1777"]);
 }
 
@@ -256,7 +276,12 @@ fn sysctls_are_applied() {
     let out = run_ok(&rt, &bundle);
     assert_eq!(lines(&out), ["1", "123456789"]);
     // Both are namespaced (netns, ipcns): the host keeps its values.
-    assert_ne!(fs::read_to_string("/proc/sys/kernel/shmmax").unwrap().trim(), "123456789");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/shmmax")
+            .unwrap()
+            .trim(),
+        "123456789"
+    );
 }
 
 #[test]
@@ -264,7 +289,10 @@ fn sysctl_of_shared_namespace_is_rejected() {
     let Some(rt) = runtime() else { return };
     // Without its own network namespace the container would change the
     // host's value; runc refuses to create it.
-    let bundle = Bundle::new().without_namespace("network").sysctl("net.ipv4.ip_forward", "1").sh("true");
+    let bundle = Bundle::new()
+        .without_namespace("network")
+        .sysctl("net.ipv4.ip_forward", "1")
+        .sh("true");
     let ctr = rt.container(&bundle);
     let out = ctr.create().fails();
     assert!(out.stderr.contains("net.ipv4.ip_forward"), "{out}");
@@ -289,7 +317,11 @@ fn absolute_symlink_in_mount_target_stays_in_rootfs() {
         // Leave the host as found before failing.
         let _ = fs::remove_dir_all(&host_target);
     }
-    assert!(!host_was_touched, "mount target escaped to the host's {}", host_target.display());
+    assert!(
+        !host_was_touched,
+        "mount target escaped to the host's {}",
+        host_target.display()
+    );
     let out = out.ok();
     let (_, fstype, _) = mount_at(&out.stdout, &format!("/etc/{leaf}"));
     assert_eq!(fstype, "tmpfs");

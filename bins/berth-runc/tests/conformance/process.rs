@@ -16,17 +16,32 @@ fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
 #[test]
 fn hostname_is_set_in_uts_namespace() {
     let Some(rt) = runtime() else { return };
-    let out = run_ok(&rt, &Bundle::new().hostname("box-one").sh("hostname; cat /proc/sys/kernel/hostname"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new()
+            .hostname("box-one")
+            .sh("hostname; cat /proc/sys/kernel/hostname"),
+    );
     assert_eq!(lines(&out), ["box-one", "box-one"]);
     let host = nix::unistd::gethostname().expect("gethostname");
-    assert_ne!(host.to_string_lossy(), "box-one", "the host's hostname changed");
+    assert_ne!(
+        host.to_string_lossy(),
+        "box-one",
+        "the host's hostname changed"
+    );
 }
 
 #[test]
 fn process_is_pid_1() {
     let Some(rt) = runtime() else { return };
-    let out = run_ok(&rt, &Bundle::new().sh("echo $$; cat /proc/1/cmdline | tr '\\0' ' '"));
-    assert_eq!(lines(&out), ["1", "sh -c echo $$; cat /proc/1/cmdline | tr '\\0' ' '"]);
+    let out = run_ok(
+        &rt,
+        &Bundle::new().sh("echo $$; cat /proc/1/cmdline | tr '\\0' ' '"),
+    );
+    assert_eq!(
+        lines(&out),
+        ["1", "sh -c echo $$; cat /proc/1/cmdline | tr '\\0' ' '"]
+    );
 }
 
 #[test]
@@ -80,7 +95,9 @@ fn missing_cwd_is_created() {
 #[test]
 fn user_uid_gid_and_additional_gids() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().user(1000, 1001, &[10, 20]).sh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status");
+    let bundle = Bundle::new()
+        .user(1000, 1001, &[10, 20])
+        .sh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status");
     let out = run_ok(&rt, &bundle);
     let l = lines(&out);
     assert_eq!(l[0], "1000");
@@ -88,15 +105,27 @@ fn user_uid_gid_and_additional_gids() {
     let mut groups: Vec<&str> = l[2].split_whitespace().collect();
     groups.sort();
     assert_eq!(groups, ["10", "1001", "20"], "{out}");
-    assert_eq!(status_field(&out, "Uid").split_whitespace().collect::<Vec<_>>(), ["1000"; 4]);
-    assert_eq!(status_field(&out, "Gid").split_whitespace().collect::<Vec<_>>(), ["1001"; 4]);
+    assert_eq!(
+        status_field(&out, "Uid")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["1000"; 4]
+    );
+    assert_eq!(
+        status_field(&out, "Gid")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["1001"; 4]
+    );
     assert_eq!(status_field(&out, "Groups"), "10 20");
 }
 
 #[test]
 fn umask_is_applied() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().umask(0o027).sh("umask; touch /tmp/f; stat -c %a /tmp/f");
+    let bundle = Bundle::new()
+        .umask(0o027)
+        .sh("umask; touch /tmp/f; stat -c %a /tmp/f");
     let out = run_ok(&rt, &bundle);
     assert_eq!(lines(&out), ["0027", "640"]);
 }
@@ -115,9 +144,15 @@ fn rlimits_are_applied() {
 fn no_new_privileges_on_and_off() {
     let Some(rt) = runtime() else { return };
     for (on, want) in [(true, "1"), (false, "0")] {
-        let bundle = Bundle::new().no_new_privileges(on).sh("cat /proc/self/status");
+        let bundle = Bundle::new()
+            .no_new_privileges(on)
+            .sh("cat /proc/self/status");
         let out = run_ok(&rt, &bundle);
-        assert_eq!(status_field(&out, "NoNewPrivs"), want, "noNewPrivileges {on}");
+        assert_eq!(
+            status_field(&out, "NoNewPrivs"),
+            want,
+            "noNewPrivileges {on}"
+        );
     }
 }
 
@@ -140,7 +175,10 @@ fn default_capabilities_drop_sys_admin() {
     let Some(rt) = runtime() else { return };
     // The default set: AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE (10).
     let want = format!("{:016x}", (1u64 << 29) | (1 << 5) | (1 << 10));
-    let out = run_ok(&rt, &Bundle::new().sh("cat /proc/self/status; mount -t tmpfs t /mnt 2>&1 || echo mount-denied"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new().sh("cat /proc/self/status; mount -t tmpfs t /mnt 2>&1 || echo mount-denied"),
+    );
     assert_eq!(status_field(&out, "CapEff"), want);
     assert_eq!(status_field(&out, "CapBnd"), want);
     assert!(out.contains("mount-denied"), "{out}");
@@ -149,7 +187,12 @@ fn default_capabilities_drop_sys_admin() {
 #[test]
 fn oom_score_adj_is_set() {
     let Some(rt) = runtime() else { return };
-    let out = run_ok(&rt, &Bundle::new().oom_score_adj(345).sh("cat /proc/self/oom_score_adj"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new()
+            .oom_score_adj(345)
+            .sh("cat /proc/self/oom_score_adj"),
+    );
     assert_eq!(out, "345\n");
 }
 

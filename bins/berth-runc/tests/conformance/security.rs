@@ -37,7 +37,10 @@ fn seccomp_errno_rule_denies_mkdir() {
     assert_eq!(l[1], "mkdir-failed");
     assert_eq!(l[2], "touch-ok", "only the listed syscalls are denied");
     // 2 = SECCOMP_MODE_FILTER (proc(5)).
-    assert_eq!(l[3].split_whitespace().collect::<Vec<_>>(), ["Seccomp:", "2"]);
+    assert_eq!(
+        l[3].split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "2"]
+    );
     assert!(!bundle.rootfs().join("tmp/d").exists());
 }
 
@@ -50,7 +53,10 @@ fn seccomp_errno_value_is_honoured() {
         "architectures": seccomp_arches(),
         "syscalls": [ { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28 } ]
     });
-    let out = run_ok(&rt, &Bundle::new().seccomp(profile).sh("mkdir /tmp/d 2>&1; true"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new().seccomp(profile).sh("mkdir /tmp/d 2>&1; true"),
+    );
     assert!(out.contains("No space left on device"), "{out}");
 }
 
@@ -60,26 +66,113 @@ fn seccomp_default_errno_with_allow_list() {
     // Deny by default, allow everything the shell and the runtime's final
     // exec need except mkdir: a whitelist profile the way Docker writes them.
     let allowed = [
-        "execve", "execveat", "exit", "exit_group", "brk", "mmap", "munmap", "mprotect",
-        "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "getrlimit",
-        "read", "write", "writev", "readv", "openat", "open", "close", "fstat", "newfstatat",
-        "stat", "lstat", "statx", "fcntl", "dup2", "dup3", "getpid", "getppid", "getuid",
-        "geteuid", "getgid", "getegid", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
-        "ioctl", "uname", "getcwd", "chdir", "fork", "vfork", "clone", "clone3", "wait4",
-        "capget", "capset", "prctl", "setgroups", "setuid", "setgid", "setresuid",
-        "setresgid", "getdents64", "lseek", "futex", "fchown", "sigaltstack", "getrandom",
-        "faccessat", "faccessat2", "access", "poll", "ppoll", "pselect6", "select",
-        "nanosleep", "clock_nanosleep", "kill", "tgkill", "getpgrp", "setpgid", "getpgid",
-        "setsid", "getsid", "umask", "pipe", "pipe2", "readlink", "readlinkat", "mknodat",
-        "sched_getaffinity", "getdents", "close_range", "fchdir", "fstatfs", "statfs",
-        "epoll_ctl", "epoll_pwait", "epoll_create1", "keyctl", "setns", "unshare",
+        "execve",
+        "execveat",
+        "exit",
+        "exit_group",
+        "brk",
+        "mmap",
+        "munmap",
+        "mprotect",
+        "arch_prctl",
+        "set_tid_address",
+        "set_robust_list",
+        "rseq",
+        "prlimit64",
+        "getrlimit",
+        "read",
+        "write",
+        "writev",
+        "readv",
+        "openat",
+        "open",
+        "close",
+        "fstat",
+        "newfstatat",
+        "stat",
+        "lstat",
+        "statx",
+        "fcntl",
+        "dup2",
+        "dup3",
+        "getpid",
+        "getppid",
+        "getuid",
+        "geteuid",
+        "getgid",
+        "getegid",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "ioctl",
+        "uname",
+        "getcwd",
+        "chdir",
+        "fork",
+        "vfork",
+        "clone",
+        "clone3",
+        "wait4",
+        "capget",
+        "capset",
+        "prctl",
+        "setgroups",
+        "setuid",
+        "setgid",
+        "setresuid",
+        "setresgid",
+        "getdents64",
+        "lseek",
+        "futex",
+        "fchown",
+        "sigaltstack",
+        "getrandom",
+        "faccessat",
+        "faccessat2",
+        "access",
+        "poll",
+        "ppoll",
+        "pselect6",
+        "select",
+        "nanosleep",
+        "clock_nanosleep",
+        "kill",
+        "tgkill",
+        "getpgrp",
+        "setpgid",
+        "getpgid",
+        "setsid",
+        "getsid",
+        "umask",
+        "pipe",
+        "pipe2",
+        "readlink",
+        "readlinkat",
+        "mknodat",
+        "sched_getaffinity",
+        "getdents",
+        "close_range",
+        "fchdir",
+        "fstatfs",
+        "statfs",
+        "epoll_ctl",
+        "epoll_pwait",
+        "epoll_create1",
+        "keyctl",
+        "setns",
+        "unshare",
     ];
     let profile = json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "architectures": seccomp_arches(),
         "syscalls": [ { "names": allowed.as_slice(), "action": "SCMP_ACT_ALLOW" } ]
     });
-    let out = run_ok(&rt, &Bundle::new().seccomp(profile).sh("echo alive; mkdir /tmp/d 2>&1; true"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new()
+            .seccomp(profile)
+            .sh("echo alive; mkdir /tmp/d 2>&1; true"),
+    );
     let l = lines(&out);
     assert_eq!(l[0], "alive");
     assert!(l[1].contains("Operation not permitted"), "{out}");
@@ -105,7 +198,10 @@ fn user_namespace_maps_ids() {
         .sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; \
              stat -c '%u:%g' /etc/owned /etc/passwd; touch /shared/made");
     let out = run_ok(&rt, &bundle);
-    let l: Vec<Vec<&str>> = lines(&out).iter().map(|l| l.split_whitespace().collect()).collect();
+    let l: Vec<Vec<&str>> = lines(&out)
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(l[0], ["0", "100000", "65536"], "{out}");
     assert_eq!(l[1], ["0", "100000", "65536"], "{out}");
     assert_eq!(l[2], ["0"]);
@@ -128,7 +224,12 @@ fn user_namespace_root_is_not_host_root() {
     // cannot read it, even with every capability inside its namespace.
     let bundle = bundle
         .user_namespace(100_000, 65536)
-        .capabilities(&["CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_CHOWN", "CAP_FOWNER"])
+        .capabilities(&[
+            "CAP_DAC_OVERRIDE",
+            "CAP_DAC_READ_SEARCH",
+            "CAP_CHOWN",
+            "CAP_FOWNER",
+        ])
         .sh("cat /root/secret 2>&1; true");
     let out = run_ok(&rt, &bundle);
     assert!(out.contains("Permission denied"), "{out}");
@@ -147,9 +248,18 @@ fn readonly_rootfs_rejects_writes_everywhere_but_mounts() {
     let out = run_ok(&rt, &bundle);
     assert_eq!(
         lines(&out),
-        ["/x:denied", "/etc/passwd:denied", "/bin/busybox:denied", "/var/x:denied", "tmp:written"]
+        [
+            "/x:denied",
+            "/etc/passwd:denied",
+            "/bin/busybox:denied",
+            "/var/x:denied",
+            "tmp:written"
+        ]
     );
-    assert_eq!(fs::read(bundle.rootfs().join("etc/passwd")).unwrap(), passwd_before);
+    assert_eq!(
+        fs::read(bundle.rootfs().join("etc/passwd")).unwrap(),
+        passwd_before
+    );
 }
 
 #[test]
@@ -171,11 +281,20 @@ fn preserve_fds_passes_extra_fds() {
     let bundle = Bundle::new().sh("ls /proc/self/fd; cat <&3; echo; cat <&4");
     let ctr = rt.container(&bundle);
     let args = [
-        "run", "--bundle", bundle.path().to_str().unwrap(), "--preserve-fds", "2", ctr.id(),
+        "run",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        "--preserve-fds",
+        "2",
+        ctr.id(),
     ];
     let out = rt.cmd_with_fds(args, &[a.as_fd(), b.as_fd()]).ok();
     // 3 and 4 are the preserved fds; 5 is ls's own directory fd.
-    assert_eq!(lines(&out.stdout), ["0", "1", "2", "3", "4", "5", "first", "second"], "{out}");
+    assert_eq!(
+        lines(&out.stdout),
+        ["0", "1", "2", "3", "4", "5", "first", "second"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -213,7 +332,10 @@ fn cwd_through_absolute_symlink_stays_in_rootfs() {
     let out = run_ok(&rt, &bundle.cwd("/hostetc").sh("ls"));
     let entries = lines(&out);
     assert!(entries.contains(&"inside-marker"), "{out}");
-    assert!(!entries.contains(&"os-release"), "cwd is the host's /etc: {out}");
+    assert!(
+        !entries.contains(&"os-release"),
+        "cwd is the host's /etc: {out}"
+    );
 }
 
 #[test]
@@ -223,6 +345,9 @@ fn runtime_binary_is_not_reachable_from_inside() {
     // binary through /proc/self/exe of a process it can see while the
     // runtime joins it. After exec, /proc/1/exe is the container's own
     // binary.
-    let out = run_ok(&rt, &Bundle::new().sh("readlink /proc/1/exe; readlink /proc/self/exe"));
+    let out = run_ok(
+        &rt,
+        &Bundle::new().sh("readlink /proc/1/exe; readlink /proc/self/exe"),
+    );
     assert_eq!(lines(&out), ["/bin/busybox", "/bin/busybox"]);
 }

@@ -19,7 +19,9 @@ fn create_and_start(ctr: &Container<'_>) -> Pty {
 #[test]
 fn tty_is_the_first_pty_of_a_private_devpts() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().terminal(true).sh("tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys");
+    let bundle = Bundle::new()
+        .terminal(true)
+        .sh("tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys");
     let ctr = rt.container(&bundle);
     let mut pty = create_and_start(&ctr);
     let out = pty.read_to_end();
@@ -40,7 +42,9 @@ fn output_through_the_master() {
 #[test]
 fn input_through_the_master() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().terminal(true).sh("read line; echo \"got:$line\"");
+    let bundle = Bundle::new()
+        .terminal(true)
+        .sh("read line; echo \"got:$line\"");
     let ctr = rt.container(&bundle);
     let mut pty = create_and_start(&ctr);
     pty.write_all(b"hello\n");
@@ -76,10 +80,17 @@ fn console_size_is_applied() {
 #[test]
 fn run_detach_with_console_socket() {
     let Some(rt) = runtime() else { return };
-    let bundle = Bundle::new().terminal(true).sh("read line; echo \"got:$line\"");
+    let bundle = Bundle::new()
+        .terminal(true)
+        .sh("read line; echo \"got:$line\"");
     let ctr = rt.container(&bundle);
     let sock = ConsoleSocket::bind();
-    ctr.run_with(&["--detach", "--console-socket", sock.path().to_str().unwrap()]).ok();
+    ctr.run_with(&[
+        "--detach",
+        "--console-socket",
+        sock.path().to_str().unwrap(),
+    ])
+    .ok();
     let mut pty = sock.receive();
     assert_eq!(ctr.status(), "running");
     pty.write_all(b"x\n");

@@ -374,12 +374,12 @@ mod tests {
     fn proc_cgroup_parsing() {
         let text = "\
 9:name=systemd:/
-4:memory:/process_api/b47
+4:memory:/user.slice/s1
 2:cpu,cpuacct:/a:b
 0::/user.slice
 ";
         let own = parse_proc_cgroup(text).unwrap();
-        assert_eq!(own.v1["memory"], "/process_api/b47");
+        assert_eq!(own.v1["memory"], "/user.slice/s1");
         assert_eq!(own.v1["cpu"], "/a:b");
         assert_eq!(own.v1["cpuacct"], "/a:b");
         assert_eq!(own.v1[NAME_SYSTEMD], "/");

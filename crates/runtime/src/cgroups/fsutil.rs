@@ -3,7 +3,7 @@
 //! Every file is opened with `O_NOFOLLOW` and checked to be on a cgroup
 //! filesystem (fstatfs(2)) before it is used, so a path that was swapped for
 //! a symlink or a non-cgroup mount cannot redirect a write to a host file
-//! (the class of bug runc fixed with openat2 in CVE-2019-16884's aftermath).
+//! (runc's `cgroups.OpenFile` makes the same check).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write as _};

@@ -207,7 +207,7 @@ mod tests {
 ";
     const OWN_HYBRID: &str = "\
 9:name=systemd:/
-4:memory:/process_api/b47
+4:memory:/user.slice/s1
 3:devices:/
 2:cpuacct:/
 1:cpu:/
@@ -243,7 +243,7 @@ mod tests {
             let c = resolve(&layout, &own, path, "abc").unwrap();
             assert_eq!(
                 c.paths["memory"],
-                p("/sys/fs/cgroup/memory/process_api/b47/abc"),
+                p("/sys/fs/cgroup/memory/user.slice/s1/abc"),
                 "{path:?}"
             );
             assert_eq!(c.paths["cpu"], p("/sys/fs/cgroup/cpu/abc"));

@@ -30,8 +30,9 @@ use super::plan::{MountKind, MountOp};
 use super::{RootfsError, mount};
 
 /// nosuid, nodev, noexec: what the tmpfs and the fresh cgroup mounts always get.
-const DEFAULT_FLAGS: MsFlags =
-    MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const DEFAULT_FLAGS: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
 
 /// `CGROUP2_SUPER_MAGIC`.
 const CGROUP2_SUPER_MAGIC: rustix::fs::FsWord = 0x6367_7270;
@@ -74,7 +75,10 @@ fn mount_for<'a>(
         let options: Vec<&str> = m.super_options.split(',').collect();
         m.fstype == "cgroup"
             && !membership.controllers.is_empty()
-            && membership.controllers.iter().all(|c| options.contains(&c.as_str()))
+            && membership
+                .controllers
+                .iter()
+                .all(|c| options.contains(&c.as_str()))
     };
     let candidates: Vec<_> = mounts.iter().filter(|(_, m)| matches(m)).collect();
     let usable = |(_, m): &&&(usize, &MountInfo)| membership.path.starts_with(&m.root);
@@ -114,7 +118,9 @@ pub fn plan_v1(
         let Some((index, host)) = mount_for(&cgroup_mounts, membership)? else {
             continue;
         };
-        let Some(name) = host.mount_point.file_name() else { continue };
+        let Some(name) = host.mount_point.file_name() else {
+            continue;
+        };
         let destination = cgroup.destination.join(name);
         let mut mount = if namespaced {
             let mut mount = if membership.hierarchy == 0 {
@@ -126,7 +132,10 @@ pub fn plan_v1(
             mount.options.flags = DEFAULT_FLAGS | (cgroup.options.flags & MsFlags::MS_RDONLY);
             mount
         } else {
-            let relative = membership.path.strip_prefix(&host.root).unwrap_or(Path::new(""));
+            let relative = membership
+                .path
+                .strip_prefix(&host.root)
+                .unwrap_or(Path::new(""));
             let source = host.mount_point.join(relative);
             let mut mount = op(MountKind::Bind, "bind", source, destination);
             mount.options.flags = cgroup.options.flags | MsFlags::MS_BIND | MsFlags::MS_REC;
@@ -142,7 +151,11 @@ pub fn plan_v1(
 
     let mut symlinks = Vec::new();
     for mount in &hierarchies {
-        let name = mount.destination.file_name().and_then(OsStr::to_str).unwrap_or_default();
+        let name = mount
+            .destination
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or_default();
         if name.contains(',') {
             for controller in name.split(',') {
                 symlinks.push((controller.to_owned(), name.to_owned()));
@@ -150,11 +163,21 @@ pub fn plan_v1(
         }
     }
 
-    let mut tmpfs = op(MountKind::Tmpfs, "tmpfs", "tmpfs".into(), cgroup.destination.clone());
+    let mut tmpfs = op(
+        MountKind::Tmpfs,
+        "tmpfs",
+        "tmpfs".into(),
+        cgroup.destination.clone(),
+    );
     tmpfs.options.flags = DEFAULT_FLAGS;
     tmpfs.options.data = vec!["mode=755".to_owned()];
     tmpfs.options.propagation = cgroup.options.propagation.clone();
-    Ok(CgroupV1Layout { tmpfs, hierarchies, symlinks, readonly })
+    Ok(CgroupV1Layout {
+        tmpfs,
+        hierarchies,
+        symlinks,
+        readonly,
+    })
 }
 
 fn read_proc_self(name: &'static str) -> Result<String, RootfsError> {
@@ -190,8 +213,12 @@ pub(super) fn apply(
     }
     if layout.readonly {
         let fd = paths::reopen(root, &dir.path).map_err(|e| mount::resolve_error(dest, e))?;
-        mount::remount_bind(fd.as_fd(), DEFAULT_FLAGS | MsFlags::MS_RDONLY, MsFlags::empty())
-            .map_err(|e| RootfsError::mount("remount of tmpfs", dest, e))?;
+        mount::remount_bind(
+            fd.as_fd(),
+            DEFAULT_FLAGS | MsFlags::MS_RDONLY,
+            MsFlags::empty(),
+        )
+        .map_err(|e| RootfsError::mount("remount of tmpfs", dest, e))?;
     }
     Ok(())
 }
@@ -251,7 +278,12 @@ mod tests {
 
     fn cgroup_op(options: &[&str]) -> MountOp {
         let destination = PathBuf::from("/sys/fs/cgroup");
-        let mut op = op(MountKind::Cgroup, "cgroup", "cgroup".into(), destination.clone());
+        let mut op = op(
+            MountKind::Cgroup,
+            "cgroup",
+            "cgroup".into(),
+            destination.clone(),
+        );
         op.options = MountOptions::parse(&destination, options).unwrap();
         op
     }
@@ -273,7 +305,10 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                ("/sys/fs/cgroup/cpu,cpuacct/ctr", "/sys/fs/cgroup/cpu,cpuacct"),
+                (
+                    "/sys/fs/cgroup/cpu,cpuacct/ctr",
+                    "/sys/fs/cgroup/cpu,cpuacct"
+                ),
                 ("/sys/fs/cgroup/memory/ctr/m", "/sys/fs/cgroup/memory"),
                 ("/sys/fs/cgroup/systemd/ctr", "/sys/fs/cgroup/systemd"),
                 ("/sys/fs/cgroup/unified/ctr/u", "/sys/fs/cgroup/unified"),
@@ -282,7 +317,11 @@ mod tests {
         );
         for m in &layout.hierarchies {
             assert_eq!(m.kind, MountKind::Bind);
-            assert!(m.options.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC));
+            assert!(
+                m.options
+                    .flags
+                    .contains(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC)
+            );
             assert!(m.options.bind_needs_remount());
         }
         assert_eq!(
@@ -307,7 +346,10 @@ mod tests {
         assert_eq!(memory.options.data_string().as_deref(), Some("memory"));
         assert_eq!(memory.options.flags, DEFAULT_FLAGS | MsFlags::MS_RDONLY);
         let systemd = &layout.hierarchies[2];
-        assert_eq!(systemd.options.data_string().as_deref(), Some("name=systemd"));
+        assert_eq!(
+            systemd.options.data_string().as_deref(),
+            Some("name=systemd")
+        );
         let unified = &layout.hierarchies[3];
         assert_eq!(unified.fstype, "cgroup2");
         assert_eq!(unified.options.data_string(), None);
@@ -321,6 +363,9 @@ mod tests {
         .unwrap();
         let memberships = mountinfo::parse_proc_cgroup("4:memory:/b\n").unwrap();
         let err = plan_v1(&cgroup_op(&[]), &mounts, &memberships, false).unwrap_err();
-        assert!(matches!(err, RootfsError::CgroupOutsideMount { .. }), "{err}");
+        assert!(
+            matches!(err, RootfsError::CgroupOutsideMount { .. }),
+            "{err}"
+        );
     }
 }

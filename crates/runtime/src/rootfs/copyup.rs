@@ -27,9 +27,15 @@ fn mount_attrs(flags: MsFlags) -> MountAttrFlags {
         (MsFlags::MS_NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
         (MsFlags::MS_NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
         (MsFlags::MS_NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
-        (MsFlags::MS_NODIRATIME, MountAttrFlags::MOUNT_ATTR_NODIRATIME),
+        (
+            MsFlags::MS_NODIRATIME,
+            MountAttrFlags::MOUNT_ATTR_NODIRATIME,
+        ),
         (MsFlags::MS_NOATIME, MountAttrFlags::MOUNT_ATTR_NOATIME),
-        (MsFlags::MS_STRICTATIME, MountAttrFlags::MOUNT_ATTR_STRICTATIME),
+        (
+            MsFlags::MS_STRICTATIME,
+            MountAttrFlags::MOUNT_ATTR_STRICTATIME,
+        ),
         (MS_NOSYMFOLLOW, MountAttrFlags::MOUNT_ATTR_NOSYMFOLLOW),
     ];
     let mut attrs = MountAttrFlags::empty();
@@ -118,7 +124,8 @@ fn copy_tree(source: &OwnedFd, dest: BorrowedFd<'_>) -> io::Result<()> {
                 copy_tree(&from, to.as_fd())?;
             }
             FileType::RegularFile => {
-                let from = rustix::fs::openat(source, name, OFlags::RDONLY | nofollow, Mode::empty())?;
+                let from =
+                    rustix::fs::openat(source, name, OFlags::RDONLY | nofollow, Mode::empty())?;
                 let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | nofollow;
                 let to = rustix::fs::openat(dest, name, flags, Mode::from_raw_mode(0o600))?;
                 io::copy(&mut File::from(from), &mut File::from(to))?;
@@ -129,7 +136,10 @@ fn copy_tree(source: &OwnedFd, dest: BorrowedFd<'_>) -> io::Result<()> {
             }
             other => rustix::fs::mknodat(dest, name, other, mode, stat.st_rdev)?,
         }
-        let owner = (Some(Uid::from_raw(stat.st_uid)), Some(Gid::from_raw(stat.st_gid)));
+        let owner = (
+            Some(Uid::from_raw(stat.st_uid)),
+            Some(Gid::from_raw(stat.st_gid)),
+        );
         rustix::fs::chownat(dest, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW)?;
         if file_type != FileType::Symlink {
             // After chown(2), which clears the set-user-ID and set-group-ID bits.
@@ -152,7 +162,10 @@ mod tests {
                 | MountAttrFlags::MOUNT_ATTR_NODEV
                 | MountAttrFlags::MOUNT_ATTR_STRICTATIME
         );
-        assert_eq!(mount_attrs(MsFlags::MS_SYNCHRONOUS), MountAttrFlags::empty());
+        assert_eq!(
+            mount_attrs(MsFlags::MS_SYNCHRONOUS),
+            MountAttrFlags::empty()
+        );
     }
 
     // Needs no privileges: copies between two temp dirs.
@@ -171,9 +184,15 @@ mod tests {
         };
         copy_tree(&open(&src), open(&dst).as_fd()).expect("copy");
         assert_eq!(std::fs::read(dst.join("d/f")).unwrap(), b"content");
-        let mode = std::fs::metadata(dst.join("d/f")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dst.join("d/f"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o7777, 0o751);
         assert!(dst.join("d/e").is_dir());
-        assert_eq!(std::fs::read_link(dst.join("d/l")).unwrap(), std::path::Path::new("../x"));
+        assert_eq!(
+            std::fs::read_link(dst.join("d/l")).unwrap(),
+            std::path::Path::new("../x")
+        );
     }
 }

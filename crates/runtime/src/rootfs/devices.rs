@@ -73,14 +73,23 @@ fn bind_node(root: BorrowedFd<'_>, node: &DeviceNode) -> Result<(), RootfsError>
     // An empty file, or whatever non-directory the image has there already.
     let target = paths::walk(root, &node.path, Create::File, Symlinks::Follow)?;
     // The host's node of the same path is the source (runc).
-    mount_onto(Some(&node.path), target.fd.as_fd(), None, MsFlags::MS_BIND, None)
-        .map_err(|e| RootfsError::mount(format!("bind {}", node.path.display()), &node.path, e))
+    mount_onto(
+        Some(&node.path),
+        target.fd.as_fd(),
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+    .map_err(|e| RootfsError::mount(format!("bind {}", node.path.display()), &node.path, e))
 }
 
 fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), RootfsError> {
     match (path.parent(), path.file_name()) {
         (Some(parent), Some(name)) => Ok((parent, name)),
-        _ => Err(RootfsError::InvalidDevice { path: path.into(), reason: "not a file path" }),
+        _ => Err(RootfsError::InvalidDevice {
+            path: path.into(),
+            reason: "not a file path",
+        }),
     }
 }
 

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::mount::MountAttrFlags;
 
+use super::RootfsError;
 use super::mount::{bind_fd_onto, mount_setattr, move_onto, new_detached_fs, resolve_error};
 use super::paths::{self, Create, Symlinks};
 use super::plan::FinalizePlan;
-use super::RootfsError;
 
 /// `DEVPTS_SUPER_MAGIC`.
 const DEVPTS_SUPER_MAGIC: rustix::fs::FsWord = 0x1cd1;
@@ -23,8 +23,12 @@ const DEVPTS_SUPER_MAGIC: rustix::fs::FsWord = 0x1cd1;
 const PROC_ROOT_INO: u64 = 1;
 
 fn open_root() -> Result<OwnedFd, RootfsError> {
-    rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| RootfsError::io("open", "/", e))
+    rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| RootfsError::io("open", "/", e))
 }
 
 /// Opens `path` in the container, `None` if it does not exist.
@@ -50,8 +54,8 @@ pub(super) fn apply(plan: &FinalizePlan) -> Result<(), RootfsError> {
     }
     let readonly = u64::from(MountAttrFlags::MOUNT_ATTR_RDONLY.bits());
     for destination in &plan.readonly_mounts {
-        let fd = paths::reopen(root.as_fd(), destination)
-            .map_err(|e| resolve_error(destination, e))?;
+        let fd =
+            paths::reopen(root.as_fd(), destination).map_err(|e| resolve_error(destination, e))?;
         mount_setattr(fd.as_fd(), false, readonly, 0)
             .map_err(|e| RootfsError::mount("read-only", destination, e))?;
     }
@@ -79,7 +83,9 @@ fn write_sysctls(
     let fs = rustix::fs::fstatfs(&proc).map_err(|e| RootfsError::io("statfs", proc_path, e))?;
     let stat = rustix::fs::fstat(&proc).map_err(|e| RootfsError::io("stat", proc_path, e))?;
     if fs.f_type != rustix::fs::PROC_SUPER_MAGIC || stat.st_ino != PROC_ROOT_INO {
-        return Err(RootfsError::NotProcfs { path: proc_path.into() });
+        return Err(RootfsError::NotProcfs {
+            path: proc_path.into(),
+        });
     }
     let resolve = ResolveFlags::BENEATH
         | ResolveFlags::NO_XDEV
@@ -101,7 +107,9 @@ fn write_sysctls(
 /// Makes `path` (and everything mounted under it) read-only, nosuid, nodev and
 /// noexec, with a bind mount of itself. A missing path is fine.
 fn readonly_path(root: BorrowedFd<'_>, path: &Path) -> Result<(), RootfsError> {
-    let Some(target) = open_existing(root, path)? else { return Ok(()) };
+    let Some(target) = open_existing(root, path)? else {
+        return Ok(());
+    };
     let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
         | MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
@@ -117,7 +125,9 @@ fn mask_path(
     path: &Path,
     null: &mut Option<OwnedFd>,
 ) -> Result<(), RootfsError> {
-    let Some(target) = open_existing(root, path)? else { return Ok(()) };
+    let Some(target) = open_existing(root, path)? else {
+        return Ok(());
+    };
     if paths::is_dir(target.as_fd()).map_err(|e| RootfsError::io("stat", path, e))? {
         let tmpfs = new_detached_fs("tmpfs", MountAttrFlags::MOUNT_ATTR_RDONLY, |_| Ok(()))
             .map_err(|e| RootfsError::mount("tmpfs", path, e))?;
@@ -183,7 +193,10 @@ fn bind_console_at(
     let target = paths::walk(root, console, Create::File, Symlinks::Refuse)?;
     let kind = paths::is_dir(target.fd.as_fd()).map_err(|e| RootfsError::io("stat", console, e))?;
     if kind {
-        return Err(resolve_error(console, std::io::Error::from_raw_os_error(libc::EISDIR)));
+        return Err(resolve_error(
+            console,
+            std::io::Error::from_raw_os_error(libc::EISDIR),
+        ));
     }
     bind_fd_onto(slave, target.fd.as_fd(), false, MountAttrFlags::empty())
         .map_err(|e| RootfsError::mount(format!("bind {}", shown.display()), console, e))

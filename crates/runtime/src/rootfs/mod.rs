@@ -5,7 +5,7 @@
 //! - the *rootfs* is the host directory named by `root.path` (relative to the
 //!   bundle); it becomes the container's `/`;
 //! - a *destination* is a path as the container sees it; it is always resolved
-//!   inside the rootfs, never on the host (see [`paths`]);
+//!   inside the rootfs, never on the host (see `paths.rs`);
 //! - the *plan* ([`RootfsPlan`], [`FinalizePlan`]) is what will be done, built
 //!   from the spec and checked before anything is mounted.
 //!
@@ -26,7 +26,7 @@ mod finalize;
 mod mount;
 pub mod mountinfo;
 pub mod options;
-pub mod paths;
+mod paths;
 mod pivot;
 pub mod plan;
 
@@ -54,17 +54,26 @@ pub enum RootfsError {
     InvalidPropagation(String),
     /// A mount option this runtime does not implement.
     #[error("mount {}: option {option:?} is not supported", destination.display())]
-    UnsupportedOption { destination: PathBuf, option: String },
+    UnsupportedOption {
+        destination: PathBuf,
+        option: String,
+    },
     /// A mount entry that cannot be performed as written.
     #[error("mount {}: {reason}", destination.display())]
-    InvalidMount { destination: PathBuf, reason: &'static str },
+    InvalidMount {
+        destination: PathBuf,
+        reason: &'static str,
+    },
     /// A mount destination inside `/proc` (other than procfs on `/proc`).
     #[error(
         "mount {}: resolves to {} inside /proc, where only procfs and the lxcfs files may be mounted",
         destination.display(),
         resolved.display()
     )]
-    ProcDestination { destination: PathBuf, resolved: PathBuf },
+    ProcDestination {
+        destination: PathBuf,
+        resolved: PathBuf,
+    },
     /// A `linux.devices` entry that cannot be created.
     #[error("device {}: {reason}", path.display())]
     InvalidDevice { path: PathBuf, reason: &'static str },
@@ -111,7 +120,11 @@ pub enum RootfsError {
         root.display(),
         mount_point.display()
     )]
-    CgroupOutsideMount { cgroup: PathBuf, root: PathBuf, mount_point: PathBuf },
+    CgroupOutsideMount {
+        cgroup: PathBuf,
+        root: PathBuf,
+        mount_point: PathBuf,
+    },
     /// What should be the null device is something else (CVE-2025-31133).
     #[error("{} is not the null device (char 1:3), refusing to use it", path.display())]
     NotDevNull { path: PathBuf },
@@ -124,8 +137,16 @@ pub enum RootfsError {
 }
 
 impl RootfsError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: impl Into<io::Error>) -> Self {
-        RootfsError::Io { op, path: path.into(), source: source.into() }
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<io::Error>,
+    ) -> Self {
+        RootfsError::Io {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
     }
 
     pub(crate) fn mount(
@@ -133,7 +154,11 @@ impl RootfsError {
         target: impl Into<PathBuf>,
         source: impl Into<io::Error>,
     ) -> Self {
-        RootfsError::Mount { what: what.into(), target: target.into(), source: source.into() }
+        RootfsError::Mount {
+            what: what.into(),
+            target: target.into(),
+            source: source.into(),
+        }
     }
 }
 
@@ -159,12 +184,19 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
     mount::apply(&plan)
 }
 
-/// Makes the rootfs (as returned by [`rootfs_path`]) the root of the mount
-/// namespace with pivot_root(2) and detaches the host's tree; with `no_pivot`,
-/// moves it onto `/` and chroot(2)s instead (runc `--no-pivot`). Leaves the
-/// working directory at the new `/`.
+/// Makes the rootfs (the host path [`prepare`] mounted, see [`rootfs_path`])
+/// the root of the mount namespace with pivot_root(2) and detaches the host's
+/// tree; with `no_pivot`, moves it onto `/` and chroot(2)s instead (runc
+/// `--no-pivot`). Leaves the working directory at the new `/`.
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
-    if no_pivot { pivot::move_root(rootfs) } else { pivot::pivot_root(rootfs) }
+    // The mount table names the rootfs by its canonical path.
+    let rootfs =
+        std::fs::canonicalize(rootfs).map_err(|e| RootfsError::io("resolve rootfs", rootfs, e))?;
+    if no_pivot {
+        pivot::move_root(&rootfs)
+    } else {
+        pivot::pivot_root(&rootfs)
+    }
 }
 
 /// Finishes the rootfs after [`pivot`]: writes `linux.sysctl`, makes

@@ -14,9 +14,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 use rustix::fs::{Mode, OFlags, StatVfsMountFlags};
-use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags,
-};
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags};
 
 use super::paths::{self, Create, Resolved, Symlinks};
 use super::plan::{MountKind, MountOp, RootfsPlan, check_proc_destination};
@@ -51,8 +49,14 @@ pub(super) fn apply(plan: &RootfsPlan) -> Result<(), RootfsError> {
     let rootfs = &plan.rootfs;
     // Everything below is mounted in our namespace only: with / rslave (the
     // default) the host's later mounts still show up, ours never go back.
-    nix::mount::mount(None::<&str>, "/", None::<&str>, plan.root_propagation, None::<&str>)
-        .map_err(|e| RootfsError::mount("propagation", "/", e))?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        plan.root_propagation,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::mount("propagation", "/", e))?;
     make_parent_private(rootfs)?;
     // pivot_root(2) wants the new root to be a mount point.
     nix::mount::mount(
@@ -89,12 +93,22 @@ fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
         .map_err(|e| RootfsError::io("read", "/proc/self/mountinfo", e))?;
     let mounts = mountinfo::parse_mountinfo(&text)?;
     let parent = mountinfo::mount_containing(&mounts, rootfs).ok_or_else(|| {
-        RootfsError::io("find the mount of", rootfs, io::Error::from(io::ErrorKind::NotFound))
+        RootfsError::io(
+            "find the mount of",
+            rootfs,
+            io::Error::from(io::ErrorKind::NotFound),
+        )
     })?;
     if parent.is_shared() {
         let point = &parent.mount_point;
-        nix::mount::mount(None::<&str>, point, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .map_err(|e| RootfsError::mount("propagation", point, e))?;
+        nix::mount::mount(
+            None::<&str>,
+            point,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| RootfsError::mount("propagation", point, e))?;
     }
     Ok(())
 }
@@ -129,7 +143,8 @@ pub(super) fn apply_mount(
                 super::copyup::tmpfs_copy_up(op, &target, &data)?;
                 return after_mount(root, op, &target.path);
             }
-            mount_fs(root, op, &target, Some(&data.join(",")))
+            let data = (!data.is_empty()).then(|| data.join(","));
+            mount_fs(root, op, &target, data.as_deref())
         }
         MountKind::Other => {
             let target = paths::walk(root, dest, Create::Dir, Symlinks::Follow)?;
@@ -145,8 +160,14 @@ fn mount_fs(
     target: &Resolved,
     data: Option<&str>,
 ) -> Result<(), RootfsError> {
-    mount_onto(Some(&op.source), target.fd.as_fd(), Some(&op.fstype), op.options.flags, data)
-        .map_err(|e| RootfsError::mount(&op.fstype, &op.destination, e))?;
+    mount_onto(
+        Some(&op.source),
+        target.fd.as_fd(),
+        Some(&op.fstype),
+        op.options.flags,
+        data,
+    )
+    .map_err(|e| RootfsError::mount(&op.fstype, &op.destination, e))?;
     after_mount(root, op, &target.path)
 }
 
@@ -154,13 +175,17 @@ fn bind(root: BorrowedFd<'_>, op: &MountOp) -> Result<(), RootfsError> {
     let dest = &op.destination;
     let source = std::fs::metadata(&op.source)
         .map_err(|e| RootfsError::io("stat bind source", &op.source, e))?;
-    let create = if source.is_dir() { Create::Dir } else { Create::File };
+    let create = if source.is_dir() {
+        Create::Dir
+    } else {
+        Create::File
+    };
     let target = paths::walk(root, dest, create, Symlinks::Follow)?;
     check_proc_destination(dest, &target.path, op.kind)?;
     if target.path == Path::new("/proc") {
         // Only a procfs may cover /proc, or the checks that rely on it are void.
-        let fs = rustix::fs::statfs(&op.source)
-            .map_err(|e| RootfsError::io("statfs", &op.source, e))?;
+        let fs =
+            rustix::fs::statfs(&op.source).map_err(|e| RootfsError::io("statfs", &op.source, e))?;
         if fs.f_type != rustix::fs::PROC_SUPER_MAGIC {
             return Err(RootfsError::ProcDestination {
                 destination: dest.clone(),
@@ -195,7 +220,9 @@ pub(super) fn remount_bind(
         Err(Errno::EPERM) => Errno::EPERM,
         other => return other,
     };
-    let current = rustix::fs::fstatvfs(fd).map(|st| statvfs_flags(st.f_flag)).map_err(|_| first)?;
+    let current = rustix::fs::fstatvfs(fd)
+        .map(|st| statvfs_flags(st.f_flag))
+        .map_err(|_| first)?;
     if !(current & cleared & LOCKED_FLAGS).is_empty() {
         return Err(first);
     }
@@ -222,7 +249,10 @@ fn statvfs_flags(st: StatVfsMountFlags) -> MsFlags {
         (StatVfsMountFlags::NOATIME, MsFlags::MS_NOATIME),
         (StatVfsMountFlags::NODIRATIME, MsFlags::MS_NODIRATIME),
         (StatVfsMountFlags::RELATIME, MsFlags::MS_RELATIME),
-        (StatVfsMountFlags::from_bits_retain(ST_NOSYMFOLLOW), super::options::MS_NOSYMFOLLOW),
+        (
+            StatVfsMountFlags::from_bits_retain(ST_NOSYMFOLLOW),
+            super::options::MS_NOSYMFOLLOW,
+        ),
     ];
     let mut flags = MsFlags::empty();
     for (st_flag, ms_flag) in table {
@@ -256,7 +286,10 @@ fn after_mount(root: BorrowedFd<'_>, op: &MountOp, resolved: &Path) -> Result<()
 }
 
 pub(super) fn resolve_error(path: &Path, source: io::Error) -> RootfsError {
-    RootfsError::Resolve { path: path.to_path_buf(), source }
+    RootfsError::Resolve {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// `struct mount_attr` of mount_setattr(2) (`MOUNT_ATTR_SIZE_VER0`).
@@ -278,7 +311,12 @@ pub(super) fn mount_setattr(
     clear: u64,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let mut flags = libc::AT_EMPTY_PATH;
     if recursive {
         flags |= libc::AT_RECURSIVE;
@@ -296,7 +334,11 @@ pub(super) fn mount_setattr(
             std::mem::size_of::<MountAttr>(),
         )
     };
-    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Attaches a copy of the mount tree at `source` (a bind mount, with its
@@ -309,8 +351,9 @@ pub(super) fn bind_fd_onto(
     recursive: bool,
     attr_set: MountAttrFlags,
 ) -> io::Result<()> {
-    let mut flags =
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH;
     if recursive {
         flags |= OpenTreeFlags::AT_RECURSIVE;
     }
@@ -331,7 +374,11 @@ pub(super) fn new_detached_fs(
     let fs = rustix::mount::fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
     configure(fs.as_fd())?;
     rustix::mount::fsconfig_create(&fs)?;
-    Ok(rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attr)?)
+    Ok(rustix::mount::fsmount(
+        &fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        attr,
+    )?)
 }
 
 /// move_mount(2) of the detached mount `mount` onto the object behind `target`.
@@ -346,12 +393,16 @@ mod tests {
 
     #[test]
     fn statvfs_flags_map_to_ms_flags() {
-        let st = StatVfsMountFlags::RDONLY | StatVfsMountFlags::NOSUID | StatVfsMountFlags::RELATIME;
+        let st =
+            StatVfsMountFlags::RDONLY | StatVfsMountFlags::NOSUID | StatVfsMountFlags::RELATIME;
         assert_eq!(
             statvfs_flags(st),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_RELATIME
         );
-        assert_eq!(statvfs_flags(StatVfsMountFlags::empty()), MsFlags::MS_STRICTATIME);
+        assert_eq!(
+            statvfs_flags(StatVfsMountFlags::empty()),
+            MsFlags::MS_STRICTATIME
+        );
         assert_eq!(
             statvfs_flags(StatVfsMountFlags::NOATIME | StatVfsMountFlags::NODEV),
             MsFlags::MS_NOATIME | MsFlags::MS_NODEV

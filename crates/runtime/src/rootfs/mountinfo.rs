@@ -26,7 +26,9 @@ pub struct MountInfo {
 impl MountInfo {
     /// Whether the mount is in a shared peer group.
     pub fn is_shared(&self) -> bool {
-        self.optional.iter().any(|field| field.starts_with("shared:"))
+        self.optional
+            .iter()
+            .any(|field| field.starts_with("shared:"))
     }
 
     /// Whether `option` is one of the per-mount options.
@@ -37,11 +39,17 @@ impl MountInfo {
 
 /// Parses the whole text of a mountinfo file.
 pub fn parse_mountinfo(text: &str) -> Result<Vec<MountInfo>, RootfsError> {
-    text.lines().filter(|l| !l.is_empty()).map(parse_line).collect()
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(parse_line)
+        .collect()
 }
 
 fn parse_line(line: &str) -> Result<MountInfo, RootfsError> {
-    let bad = || RootfsError::Parse { file: "mountinfo", line: line.to_owned() };
+    let bad = || RootfsError::Parse {
+        file: "mountinfo",
+        line: line.to_owned(),
+    };
     let (head, tail) = line.split_once(" - ").ok_or_else(bad)?;
     let mut head = head.split(' ');
     // mount ID, parent ID, major:minor
@@ -56,7 +64,14 @@ fn parse_line(line: &str) -> Result<MountInfo, RootfsError> {
     let fstype = tail.next().ok_or_else(bad)?.to_owned();
     let _source = tail.next().ok_or_else(bad)?;
     let super_options = tail.next().ok_or_else(bad)?.to_owned();
-    Ok(MountInfo { root, mount_point, mount_options, optional, fstype, super_options })
+    Ok(MountInfo {
+        root,
+        mount_point,
+        mount_options,
+        optional,
+        fstype,
+        super_options,
+    })
 }
 
 /// Undoes the kernel's octal escaping of space, tab, newline and backslash.
@@ -68,7 +83,9 @@ fn unescape(field: &str) -> PathBuf {
         if bytes[i] == b'\\' && i + 3 < bytes.len() {
             let digits = &bytes[i + 1..i + 4];
             if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                let value = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 if let Ok(byte) = u8::try_from(value) {
                     out.push(byte);
                     i += 4;
@@ -114,7 +131,10 @@ pub fn parse_proc_cgroup(text: &str) -> Result<Vec<CgroupMembership>, RootfsErro
     text.lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
-            let bad = || RootfsError::Parse { file: "cgroup", line: line.to_owned() };
+            let bad = || RootfsError::Parse {
+                file: "cgroup",
+                line: line.to_owned(),
+            };
             let mut fields = line.splitn(3, ':');
             let hierarchy = fields.next().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
             let controllers = fields.next().ok_or_else(bad)?;
@@ -164,7 +184,10 @@ mod tests {
     fn rejects_garbage() {
         assert!(matches!(
             parse_mountinfo("1 2 3\n"),
-            Err(RootfsError::Parse { file: "mountinfo", .. })
+            Err(RootfsError::Parse {
+                file: "mountinfo",
+                ..
+            })
         ));
     }
 
@@ -184,7 +207,10 @@ mod tests {
         let cgroups = parse_proc_cgroup(text).expect("parse");
         assert_eq!(cgroups.len(), 4);
         assert_eq!(cgroups[0].controllers, vec!["name=systemd".to_owned()]);
-        assert_eq!(cgroups[2].controllers, vec!["cpu".to_owned(), "cpuacct".to_owned()]);
+        assert_eq!(
+            cgroups[2].controllers,
+            vec!["cpu".to_owned(), "cpuacct".to_owned()]
+        );
         assert_eq!(cgroups[3].hierarchy, 0);
         assert!(cgroups[3].controllers.is_empty());
         assert_eq!(cgroups[1].path, Path::new("/a/b"));

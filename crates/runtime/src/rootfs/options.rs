@@ -282,7 +282,10 @@ mod tests {
         let o = parse(&["rbind", "ro"]);
         assert!(o.is_bind() && o.is_recursive_bind());
         assert!(o.bind_needs_remount());
-        assert!(parse(&["rbind", "rw"]).bind_needs_remount(), "rw clears a flag");
+        assert!(
+            parse(&["rbind", "rw"]).bind_needs_remount(),
+            "rw clears a flag"
+        );
         assert!(!parse(&["rbind", "rprivate"]).bind_needs_remount());
     }
 
@@ -303,9 +306,18 @@ mod tests {
 
     #[test]
     fn unknown_options_are_data() {
-        let o = parse(&["nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]);
+        let o = parse(&[
+            "nosuid",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5",
+        ]);
         assert_eq!(o.flags, MsFlags::MS_NOSUID);
-        assert_eq!(o.data_string().as_deref(), Some("newinstance,ptmxmode=0666,mode=0620,gid=5"));
+        assert_eq!(
+            o.data_string().as_deref(),
+            Some("newinstance,ptmxmode=0666,mode=0620,gid=5")
+        );
         assert_eq!(parse(&["ro"]).data_string(), None);
     }
 
@@ -314,16 +326,37 @@ mod tests {
         let o = parse(&["rbind", "rro", "rnosuid"]);
         let rdonly = u64::from(MountAttrFlags::MOUNT_ATTR_RDONLY.bits());
         let nosuid = u64::from(MountAttrFlags::MOUNT_ATTR_NOSUID.bits());
-        assert_eq!(o.recursive, Some(RecursiveAttr { set: rdonly | nosuid, clear: 0 }));
-        assert!(o.flags == MsFlags::MS_BIND | MsFlags::MS_REC, "no plain flags");
+        assert_eq!(
+            o.recursive,
+            Some(RecursiveAttr {
+                set: rdonly | nosuid,
+                clear: 0
+            })
+        );
+        assert!(
+            o.flags == MsFlags::MS_BIND | MsFlags::MS_REC,
+            "no plain flags"
+        );
 
         let o = parse(&["rnoatime"]);
         let attr = o.recursive.expect("recursive");
-        assert_eq!(attr.set, u64::from(MountAttrFlags::MOUNT_ATTR_NOATIME.bits()));
-        assert_eq!(attr.clear, u64::from(MountAttrFlags::MOUNT_ATTR__ATIME.bits()));
+        assert_eq!(
+            attr.set,
+            u64::from(MountAttrFlags::MOUNT_ATTR_NOATIME.bits())
+        );
+        assert_eq!(
+            attr.clear,
+            u64::from(MountAttrFlags::MOUNT_ATTR__ATIME.bits())
+        );
 
         let o = parse(&["rrw"]);
-        assert_eq!(o.recursive, Some(RecursiveAttr { set: 0, clear: rdonly }));
+        assert_eq!(
+            o.recursive,
+            Some(RecursiveAttr {
+                set: 0,
+                clear: rdonly
+            })
+        );
     }
 
     #[test]
@@ -335,6 +368,9 @@ mod tests {
             matches!(&err, RootfsError::UnsupportedOption { option, .. } if option == "idmap"),
             "{err}"
         );
-        assert_eq!(err.to_string(), "mount /data: option \"idmap\" is not supported");
+        assert_eq!(
+            err.to_string(),
+            "mount /data: option \"idmap\" is not supported"
+        );
     }
 }

@@ -89,7 +89,10 @@ pub fn walk(
     create: Create,
     symlinks: Symlinks,
 ) -> Result<Resolved, RootfsError> {
-    let resolve_error = |source: io::Error| RootfsError::Resolve { path: path.into(), source };
+    let resolve_error = |source: io::Error| RootfsError::Resolve {
+        path: path.into(),
+        source,
+    };
     let mut pending = VecDeque::new();
     prepend(&mut pending, path);
     // The directories walked so far, below the rootfs.
@@ -134,7 +137,10 @@ pub fn walk(
                 if symlinks == Symlinks::Refuse {
                     let mut walked = stack_path(&stack);
                     walked.push(&name);
-                    return Err(RootfsError::SymlinkRefused { path: path.into(), symlink: walked });
+                    return Err(RootfsError::SymlinkRefused {
+                        path: path.into(),
+                        symlink: walked,
+                    });
                 }
                 followed += 1;
                 if followed > MAX_SYMLINKS {
@@ -153,7 +159,11 @@ pub fn walk(
             _ if last => {
                 let mut walked = stack_path(&stack);
                 walked.push(&name);
-                return Ok(Resolved { fd, path: walked, created });
+                return Ok(Resolved {
+                    fd,
+                    path: walked,
+                    created,
+                });
             }
             _ => return Err(resolve_error(io::Error::from_raw_os_error(libc::ENOTDIR))),
         }
@@ -168,7 +178,11 @@ pub fn walk(
         // would fail with a less helpful ENOTDIR later, so say it here.
         return Err(resolve_error(io::Error::from_raw_os_error(libc::EISDIR)));
     }
-    Ok(Resolved { fd, path: path_walked, created })
+    Ok(Resolved {
+        fd,
+        path: path_walked,
+        created,
+    })
 }
 
 fn stack_path(stack: &[(OsString, OwnedFd)]) -> PathBuf {
@@ -186,9 +200,19 @@ pub fn reopen(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
 /// openat2(2) of `path` inside `root`, scoped with `RESOLVE_IN_ROOT`.
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
     let relative = path.strip_prefix("/").unwrap_or(path);
-    let relative = if relative.as_os_str().is_empty() { Path::new(".") } else { relative };
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
     let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    Ok(rustix::fs::openat2(root, relative, flags | OFlags::CLOEXEC, Mode::empty(), resolve)?)
+    Ok(rustix::fs::openat2(
+        root,
+        relative,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        resolve,
+    )?)
 }
 
 /// The magic link through which mount(2) reaches exactly the object behind
@@ -219,18 +243,46 @@ mod tests {
     fn creates_missing_directories_and_files() {
         let tmp = tempfile::tempdir().unwrap();
         let root = root_fd(tmp.path());
-        let r = walk(root.as_fd(), Path::new("/a/b/c"), Create::Dir, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/a/b/c"),
+            Create::Dir,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/a/b/c"));
         assert!(r.created);
         assert!(tmp.path().join("a/b/c").is_dir());
-        let r = walk(root.as_fd(), Path::new("/a/b/c"), Create::Dir, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/a/b/c"),
+            Create::Dir,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert!(!r.created);
-        let r = walk(root.as_fd(), Path::new("/a/f"), Create::File, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/a/f"),
+            Create::File,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert!(r.created && tmp.path().join("a/f").is_file());
         assert!(!is_dir(r.fd.as_fd()).unwrap());
-        let err = walk(root.as_fd(), Path::new("/a/f/x"), Create::Dir, Symlinks::Follow);
+        let err = walk(
+            root.as_fd(),
+            Path::new("/a/f/x"),
+            Create::Dir,
+            Symlinks::Follow,
+        );
         assert!(err.is_err(), "a file is not a directory");
-        let err = walk(root.as_fd(), Path::new("/nope"), Create::Nothing, Symlinks::Follow);
+        let err = walk(
+            root.as_fd(),
+            Path::new("/nope"),
+            Create::Nothing,
+            Symlinks::Follow,
+        );
         assert!(matches!(err, Err(RootfsError::Resolve { .. })));
     }
 
@@ -244,23 +296,51 @@ mod tests {
         symlink("loop", rootfs.join("loop")).unwrap();
         let root = root_fd(&rootfs);
 
-        let r = walk(root.as_fd(), Path::new("/evil/x"), Create::Dir, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/evil/x"),
+            Create::Dir,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/etc/x"));
         assert!(rootfs.join("etc/x").is_dir(), "created inside the rootfs");
         assert!(!tmp.path().join("etc").exists());
 
-        let r = walk(root.as_fd(), Path::new("/up/y"), Create::Dir, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/up/y"),
+            Create::Dir,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/y"));
         assert!(rootfs.join("y").is_dir());
 
-        let r = walk(root.as_fd(), Path::new("/../../z"), Create::File, Symlinks::Follow).unwrap();
+        let r = walk(
+            root.as_fd(),
+            Path::new("/../../z"),
+            Create::File,
+            Symlinks::Follow,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/z"));
         assert!(rootfs.join("z").is_file());
 
-        let err = walk(root.as_fd(), Path::new("/loop/a"), Create::Dir, Symlinks::Follow);
+        let err = walk(
+            root.as_fd(),
+            Path::new("/loop/a"),
+            Create::Dir,
+            Symlinks::Follow,
+        );
         assert!(err.is_err(), "symlink loops end");
 
-        let err = walk(root.as_fd(), Path::new("/evil/x"), Create::Dir, Symlinks::Refuse);
+        let err = walk(
+            root.as_fd(),
+            Path::new("/evil/x"),
+            Create::Dir,
+            Symlinks::Refuse,
+        );
         assert!(
             matches!(&err, Err(RootfsError::SymlinkRefused { symlink, .. }) if symlink == Path::new("/evil")),
             "{err:?}"
@@ -277,7 +357,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir(tmp.path().join("d")).unwrap();
         let root = root_fd(tmp.path());
-        let err = walk(root.as_fd(), Path::new("/d"), Create::File, Symlinks::Follow);
+        let err = walk(
+            root.as_fd(),
+            Path::new("/d"),
+            Create::File,
+            Symlinks::Follow,
+        );
         assert!(err.is_err());
     }
 }

@@ -9,8 +9,12 @@ use rustix::fs::{Mode, OFlags};
 use super::{RootfsError, mountinfo};
 
 fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd, RootfsError> {
-    rustix::fs::open(path, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| RootfsError::io("open", path, e))
+    rustix::fs::open(
+        path,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| RootfsError::io("open", path, e))
 }
 
 /// pivot_root(2) into `rootfs` without a directory for the old root.
@@ -77,8 +81,14 @@ pub(super) fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
         }
     }
     std::env::set_current_dir(rootfs).map_err(|e| RootfsError::io("chdir", rootfs, e))?;
-    nix::mount::mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-        .map_err(|e| RootfsError::mount(format!("move of {}", rootfs.display()), "/", e))?;
+    nix::mount::mount(
+        Some(rootfs),
+        "/",
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::mount(format!("move of {}", rootfs.display()), "/", e))?;
     nix::unistd::chroot(".").map_err(|e| RootfsError::io("chroot", rootfs, e))?;
     std::env::set_current_dir("/").map_err(|e| RootfsError::io("chdir", "/", e))
 }

@@ -212,7 +212,10 @@ pub fn check_proc_destination(
 
 fn plan_mount(mount: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountOp, RootfsError> {
     let destination = clean_container_path(mount.destination());
-    let invalid = |reason| RootfsError::InvalidMount { destination: destination.clone(), reason };
+    let invalid = |reason| RootfsError::InvalidMount {
+        destination: destination.clone(),
+        reason,
+    };
     if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
         return Err(RootfsError::UnsupportedOption {
             destination: destination.clone(),
@@ -254,7 +257,14 @@ fn plan_mount(mount: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountOp
     if deferred_readonly {
         options.flags.remove(MsFlags::MS_RDONLY);
     }
-    Ok(MountOp { kind, fstype, source, destination, options, deferred_readonly })
+    Ok(MountOp {
+        kind,
+        fstype,
+        source,
+        destination,
+        options,
+        deferred_readonly,
+    })
 }
 
 fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountOp>, RootfsError> {
@@ -264,7 +274,10 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountOp>, RootfsError> 
 
 fn plan_device(device: &oci_spec::runtime::LinuxDevice) -> Result<DeviceNode, RootfsError> {
     let path = device.path();
-    let invalid = |reason| RootfsError::InvalidDevice { path: path.clone(), reason };
+    let invalid = |reason| RootfsError::InvalidDevice {
+        path: path.clone(),
+        reason,
+    };
     if !path.is_absolute() {
         return Err(invalid("the path must be absolute"));
     }
@@ -289,8 +302,11 @@ fn plan_device(device: &oci_spec::runtime::LinuxDevice) -> Result<DeviceNode, Ro
 
 fn plan_devices(spec: &Spec) -> Result<Vec<DeviceNode>, RootfsError> {
     let spec_devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref());
-    let spec_devices =
-        spec_devices.unwrap_or_default().iter().map(plan_device).collect::<Result<Vec<_>, _>>()?;
+    let spec_devices = spec_devices
+        .unwrap_or_default()
+        .iter()
+        .map(plan_device)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut devices: Vec<DeviceNode> = DEFAULT_DEVICES
         .iter()
         .filter(|(path, ..)| !spec_devices.iter().any(|d| d.path == Path::new(path)))
@@ -314,7 +330,10 @@ impl RootfsPlan {
     /// Checks and parses everything `prepare` needs from the spec.
     pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Self, RootfsError> {
         let rootfs = rootfs_of(spec, bundle)?;
-        let propagation = spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref());
+        let propagation = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.rootfs_propagation().as_deref());
         let root_propagation = match propagation {
             Some(value) if !value.is_empty() => parse_propagation(value)?,
             _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -323,7 +342,11 @@ impl RootfsPlan {
         let setup_dev = !mounts
             .iter()
             .any(|m| m.kind == MountKind::Bind && m.destination == Path::new("/dev"));
-        let devices = if setup_dev { plan_devices(spec)? } else { Vec::new() };
+        let devices = if setup_dev {
+            plan_devices(spec)?
+        } else {
+            Vec::new()
+        };
         Ok(RootfsPlan {
             rootfs,
             root_propagation,
@@ -341,7 +364,9 @@ impl RootfsPlan {
 /// name (`net.ipv4.conf.eth0/100.forwarding`); with `/` as the first separator
 /// the key is already a path.
 pub fn sysctl_path(key: &str) -> Result<PathBuf, RootfsError> {
-    let invalid = || RootfsError::InvalidSysctl { key: key.to_owned() };
+    let invalid = || RootfsError::InvalidSysctl {
+        key: key.to_owned(),
+    };
     let first_separator = key.find(['.', '/']).map(|i| key.as_bytes()[i]);
     let path: String = match first_separator {
         Some(b'.') => key
@@ -366,14 +391,20 @@ impl FinalizePlan {
     /// Checks and parses everything `finalize` needs from the spec.
     pub fn from_spec(spec: &Spec) -> Result<Self, RootfsError> {
         let linux = spec.linux().as_ref();
-        let sysctl: BTreeMap<_, _> =
-            linux.and_then(|l| l.sysctl().as_ref()).into_iter().flatten().collect();
+        let sysctl: BTreeMap<_, _> = linux
+            .and_then(|l| l.sysctl().as_ref())
+            .into_iter()
+            .flatten()
+            .collect();
         let sysctls = sysctl
             .into_iter()
             .map(|(key, value)| Ok((key.clone(), sysctl_path(key)?, value.clone())))
             .collect::<Result<_, RootfsError>>()?;
         let paths = |list: Option<&Vec<String>>| {
-            list.into_iter().flatten().map(|p| clean_container_path(Path::new(p))).collect()
+            list.into_iter()
+                .flatten()
+                .map(|p| clean_container_path(Path::new(p)))
+                .collect()
         };
         // Bind sources do not matter here, so any bundle will do.
         let readonly_mounts = plan_mounts(spec, Path::new("/"))?
@@ -386,7 +417,11 @@ impl FinalizePlan {
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             masked_paths: paths(linux.and_then(|l| l.masked_paths().as_ref())),
             readonly_mounts,
-            readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            readonly_root: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
         })
     }
 }
@@ -402,9 +437,18 @@ mod tests {
 
     #[test]
     fn cleans_container_paths() {
-        assert_eq!(clean_container_path(Path::new("/a/./b/../c")), Path::new("/a/c"));
-        assert_eq!(clean_container_path(Path::new("/../../etc")), Path::new("/etc"));
-        assert_eq!(clean_container_path(Path::new("rel/x")), Path::new("/rel/x"));
+        assert_eq!(
+            clean_container_path(Path::new("/a/./b/../c")),
+            Path::new("/a/c")
+        );
+        assert_eq!(
+            clean_container_path(Path::new("/../../etc")),
+            Path::new("/etc")
+        );
+        assert_eq!(
+            clean_container_path(Path::new("rel/x")),
+            Path::new("/rel/x")
+        );
         assert_eq!(clean_container_path(Path::new("/")), Path::new("/"));
     }
 
@@ -435,7 +479,10 @@ mod tests {
 
         let devpts = &plan.mounts[2];
         assert_eq!(devpts.fstype, "devpts");
-        assert_eq!(devpts.options.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
+        assert_eq!(
+            devpts.options.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC
+        );
         assert_eq!(
             devpts.options.data_string().as_deref(),
             Some("newinstance,ptmxmode=0666,mode=0620,gid=5")
@@ -453,7 +500,11 @@ mod tests {
         let tmp = &plan.mounts[6];
         assert!(tmp.deferred_readonly);
         assert!(!tmp.options.flags.contains(MsFlags::MS_RDONLY));
-        assert_eq!(tmp.source, Path::new("tmpfs"), "source defaults to the type");
+        assert_eq!(
+            tmp.source,
+            Path::new("tmpfs"),
+            "source defaults to the type"
+        );
 
         assert!(plan.setup_dev);
         assert!(!plan.user_namespace && !plan.cgroup_namespace);
@@ -472,7 +523,10 @@ mod tests {
     #[test]
     fn rejects_bad_mounts() {
         let plan = |mounts: serde_json::Value| {
-            RootfsPlan::from_spec(&spec(json!({"root": {"path": "r"}, "mounts": mounts})), Path::new("/b"))
+            RootfsPlan::from_spec(
+                &spec(json!({"root": {"path": "r"}, "mounts": mounts})),
+                Path::new("/b"),
+            )
         };
         let err = plan(json!([{"destination": "/x", "options": ["bind"]}])).unwrap_err();
         assert!(matches!(err, RootfsError::InvalidMount { .. }), "{err}");
@@ -486,8 +540,13 @@ mod tests {
             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
             "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]))
         .unwrap_err();
-        assert!(matches!(err, RootfsError::UnsupportedOption { .. }), "{err}");
-        assert!(plan(json!([{"destination": "/proc/meminfo", "type": "bind", "source": "/s"}])).is_ok());
+        assert!(
+            matches!(err, RootfsError::UnsupportedOption { .. }),
+            "{err}"
+        );
+        assert!(
+            plan(json!([{"destination": "/proc/meminfo", "type": "bind", "source": "/s"}])).is_ok()
+        );
         assert!(plan(json!([{"destination": "/../proc/../x", "type": "tmpfs"}])).is_ok());
         let err = RootfsPlan::from_spec(&spec(json!({})), Path::new("/b")).unwrap_err();
         assert!(matches!(err, RootfsError::NoRoot));
@@ -495,7 +554,10 @@ mod tests {
 
     #[test]
     fn propagation_values() {
-        assert_eq!(parse_propagation("rshared").unwrap(), MsFlags::MS_SHARED | MsFlags::MS_REC);
+        assert_eq!(
+            parse_propagation("rshared").unwrap(),
+            MsFlags::MS_SHARED | MsFlags::MS_REC
+        );
         assert_eq!(parse_propagation("private").unwrap(), MsFlags::MS_PRIVATE);
         assert_eq!(
             parse_propagation("runbindable").unwrap(),
@@ -523,7 +585,11 @@ mod tests {
         }));
         let plan = RootfsPlan::from_spec(&s, Path::new("/b")).expect("plan");
         assert!(plan.user_namespace && plan.cgroup_namespace);
-        let paths: Vec<_> = plan.devices.iter().map(|d| d.path.to_str().unwrap()).collect();
+        let paths: Vec<_> = plan
+            .devices
+            .iter()
+            .map(|d| d.path.to_str().unwrap())
+            .collect();
         assert_eq!(
             paths,
             [
@@ -537,12 +603,28 @@ mod tests {
                 "/dev/sda"
             ]
         );
-        let null = plan.devices.iter().find(|d| d.path == Path::new("/dev/null")).unwrap();
-        assert_eq!((null.mode, null.uid, null.gid), (0o620, 7, 8), "the spec's entry wins");
-        let fuse = plan.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
+        let null = plan
+            .devices
+            .iter()
+            .find(|d| d.path == Path::new("/dev/null"))
+            .unwrap();
+        assert_eq!(
+            (null.mode, null.uid, null.gid),
+            (0o620, 7, 8),
+            "the spec's entry wins"
+        );
+        let fuse = plan
+            .devices
+            .iter()
+            .find(|d| d.path == Path::new("/dev/fuse"))
+            .unwrap();
         assert_eq!(fuse.mode, 0o666, "type bits are stripped from fileMode");
         assert_eq!(plan.devices.last().unwrap().kind, DeviceKind::Block);
-        let tty = plan.devices.iter().find(|d| d.path == Path::new("/dev/tty")).unwrap();
+        let tty = plan
+            .devices
+            .iter()
+            .find(|d| d.path == Path::new("/dev/tty"))
+            .unwrap();
         assert_eq!((tty.major, tty.minor, tty.mode), (5, 0, 0o666));
     }
 
@@ -571,7 +653,10 @@ mod tests {
 
     #[test]
     fn sysctl_keys_become_paths() {
-        assert_eq!(sysctl_path("net.ipv4.ip_forward").unwrap(), Path::new("net/ipv4/ip_forward"));
+        assert_eq!(
+            sysctl_path("net.ipv4.ip_forward").unwrap(),
+            Path::new("net/ipv4/ip_forward")
+        );
         assert_eq!(
             sysctl_path("net.ipv4.conf.eth0/100.forwarding").unwrap(),
             Path::new("net/ipv4/conf/eth0.100/forwarding")
@@ -580,8 +665,18 @@ mod tests {
             sysctl_path("net/ipv4/conf/eth0.100/forwarding").unwrap(),
             Path::new("net/ipv4/conf/eth0.100/forwarding")
         );
-        assert_eq!(sysctl_path("kernel.shmmax").unwrap(), Path::new("kernel/shmmax"));
-        for bad in ["", "net..x", "kernel.", "../../etc/passwd", "/kernel/x", "net/../../x"] {
+        assert_eq!(
+            sysctl_path("kernel.shmmax").unwrap(),
+            Path::new("kernel/shmmax")
+        );
+        for bad in [
+            "",
+            "net..x",
+            "kernel.",
+            "../../etc/passwd",
+            "/kernel/x",
+            "net/../../x",
+        ] {
             assert!(sysctl_path(bad).is_err(), "{bad:?}");
         }
     }
@@ -605,11 +700,22 @@ mod tests {
         assert_eq!(
             plan.sysctls,
             vec![
-                ("kernel.shmmax".into(), PathBuf::from("kernel/shmmax"), "100".into()),
-                ("net.ipv4.ip_forward".into(), PathBuf::from("net/ipv4/ip_forward"), "1".into()),
+                (
+                    "kernel.shmmax".into(),
+                    PathBuf::from("kernel/shmmax"),
+                    "100".into()
+                ),
+                (
+                    "net.ipv4.ip_forward".into(),
+                    PathBuf::from("net/ipv4/ip_forward"),
+                    "1".into()
+                ),
             ]
         );
-        assert_eq!(plan.readonly_paths, [PathBuf::from("/proc/sys"), PathBuf::from("/proc/bus")]);
+        assert_eq!(
+            plan.readonly_paths,
+            [PathBuf::from("/proc/sys"), PathBuf::from("/proc/bus")]
+        );
         assert_eq!(plan.masked_paths, [PathBuf::from("/proc/kcore")]);
         assert_eq!(plan.readonly_mounts, [PathBuf::from("/dev")]);
         assert!(plan.readonly_root);

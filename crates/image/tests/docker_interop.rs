@@ -1,0 +1,183 @@
+//! Interop with real Docker (Debian's docker.io, dockerd 20.10): an image
+//! saved by `docker save` loads into berth with the same image ID, and
+//! berth's save loads back into Docker with the same ID.
+//!
+//! The test starts a private dockerd (own data root, exec root and socket,
+//! no bridge, no iptables) inside its own mount namespace, so nothing it
+//! mounts outlives it. Needs root and `dockerd` + `docker` on PATH; without
+//! them it says so and does nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_content::{Leases, Store};
+use berth_image::manifest::{self, Parsed};
+use berth_image::{
+    ImageConfig, ImageStore, Platform, load_docker_archive, save_docker_archive, unpack,
+};
+use berth_snapshots::Snapshotter;
+use berth_snapshots::overlay::OverlaySnapshotter;
+
+struct Dockerd {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Dockerd {
+    fn start(dir: &Path) -> Dockerd {
+        let sock = dir.join("docker.sock");
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "dockerd"])
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("dockerd.log")).unwrap())
+            .spawn()
+            .expect("spawn dockerd");
+        let d = Dockerd { child, sock };
+        let start = Instant::now();
+        while !d.docker(&["version"]).status.success() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "dockerd did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        d
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new("docker")
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM to `unshare`, which has exec'd dockerd: a clean shutdown
+        // stops its containerd too; the namespace takes any mount along.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+}
+
+/// A busybox rootfs tarball: /bin/busybox and /bin/sh -> busybox.
+fn busybox_rootfs(out: &Path) {
+    let mut b = tar::Builder::new(fs::File::create(out).unwrap());
+    b.append_path_with_name("/usr/bin/busybox", "bin/busybox")
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_link(&mut h, "bin/sh", "busybox").unwrap();
+    b.finish().unwrap();
+}
+
+#[test]
+fn docker_save_and_load_agree_with_berth_on_image_ids() {
+    if !on_path("dockerd") || !on_path("docker") || !Path::new("/usr/bin/busybox").exists() {
+        eprintln!(
+            "skipped: needs dockerd, docker and /usr/bin/busybox (Debian docker.io, busybox-static)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Dockerd::start(tmp.path());
+    let rootfs = tmp.path().join("rootfs.tar");
+    busybox_rootfs(&rootfs);
+    d.ok(&[
+        "import",
+        "--change",
+        "CMD [\"/bin/sh\"]",
+        rootfs.to_str().unwrap(),
+        "berth-interop:src",
+    ]);
+    let docker_id = d.ok(&["image", "inspect", "-f", "{{.Id}}", "berth-interop:src"]);
+    let saved = tmp.path().join("docker-save.tar");
+    d.ok(&["save", "-o", saved.to_str().unwrap(), "berth-interop:src"]);
+
+    let content = Store::open(tmp.path().join("berth/content")).unwrap();
+    let leases = Leases::open(tmp.path().join("berth/leases")).unwrap();
+    let images = ImageStore::open(tmp.path().join("berth/images.json")).unwrap();
+    let loaded =
+        load_docker_archive(&content, &leases, &images, fs::File::open(&saved).unwrap()).unwrap();
+    assert_eq!(
+        loaded[0].id.to_string(),
+        docker_id,
+        "same image ID as dockerd"
+    );
+    assert_eq!(loaded[0].names, vec!["docker.io/library/berth-interop:src"]);
+
+    // The layer unpacks and holds the busybox binary.
+    let rec = images.get("docker.io/library/berth-interop:src").unwrap();
+    let Parsed::Manifest(m) = manifest::parse(
+        &rec.target.digest,
+        None,
+        &content.read(&rec.target.digest).unwrap(),
+    )
+    .unwrap() else {
+        panic!("manifest")
+    };
+    let cfg =
+        ImageConfig::parse(&m.config.digest, &content.read(&m.config.digest).unwrap()).unwrap();
+    let sn = OverlaySnapshotter::open(&tmp.path().join("berth/overlay")).unwrap();
+    let u = unpack(&content, &sn, &m, &m.config.digest, &cfg).unwrap();
+    let top = sn.stat(&u.chain_ids[0].to_string()).unwrap();
+    assert_eq!(top.kind, berth_snapshots::Kind::Committed);
+
+    // berth's save loads back into dockerd with the same ID.
+    let ours = tmp.path().join("berth-save.tar");
+    save_docker_archive(
+        &content,
+        &images,
+        &["docker.io/library/berth-interop:src"],
+        &Platform::default_linux(),
+        fs::File::create(&ours).unwrap(),
+    )
+    .unwrap();
+    d.ok(&["rmi", "berth-interop:src"]);
+    d.ok(&["load", "-i", ours.to_str().unwrap()]);
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{.Id}}", "berth-interop:src"]),
+        docker_id
+    );
+}

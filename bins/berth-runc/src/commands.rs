@@ -160,7 +160,11 @@ pub fn dispatch(cli: Cli) -> Res {
     }
 }
 
-fn create(rt: &Runtime, a: &CreateArgs, foreground: bool) -> Result<berth_runtime::Created, String> {
+fn create(
+    rt: &Runtime,
+    a: &CreateArgs,
+    foreground: bool,
+) -> Result<berth_runtime::Created, String> {
     let opts = CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -187,7 +191,8 @@ fn run(rt: &Runtime, a: &CreateArgs, detach: bool, keep: bool) -> Res {
     if detach {
         return Ok(0);
     }
-    let code = foreground::supervise(c.pid, c.console).map_err(|e| format!("wait for container: {e}"))?;
+    let code =
+        foreground::supervise(c.pid, c.console).map_err(|e| format!("wait for container: {e}"))?;
     if !keep {
         if let Err(e) = rt.delete(&a.id, true) {
             logging::warn(&chain(&e));
@@ -202,8 +207,13 @@ fn parse_signal(s: &str) -> Result<Signal, String> {
         return Signal::try_from(n).map_err(|_| format!("unknown signal {s:?}"));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse::<Signal>().map_err(|_| format!("unknown signal {s:?}"))
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| format!("unknown signal {s:?}"))
 }
 
 /// Go's text/tabwriter as runc configures it: min width 12, padding 3.
@@ -246,9 +256,11 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Res {
             }
         }
         "table" => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-                .map(String::from)
-                .to_vec()];
+            let mut rows = vec![
+                ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
             for s in &states {
                 rows.push(vec![
                     s.id.clone(),
@@ -299,7 +311,10 @@ fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Res {
                 .ok_or("couldn't find PID field in ps output")?;
             println!("{header}");
             for l in lines {
-                let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+                let pid = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
                     println!("{l}");
                 }
@@ -339,8 +354,10 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Res {
 /// process with the command line and flags applied (runc's rules).
 fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process, String> {
     if let Some(p) = &a.process {
-        let data = std::fs::read(p).map_err(|e| format!("open process file {}: {e}", p.display()))?;
-        return serde_json::from_slice(&data).map_err(|e| format!("parse process file {}: {e}", p.display()));
+        let data =
+            std::fs::read(p).map_err(|e| format!("open process file {}: {e}", p.display()))?;
+        return serde_json::from_slice(&data)
+            .map_err(|e| format!("parse process file {}: {e}", p.display()));
     }
     if a.command.is_empty() {
         return Err("exec: no command given (args or --process required)".into());
@@ -372,9 +389,15 @@ fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process, String> {
             Some((u, g)) => (u, Some(g)),
             None => (u.as_str(), None),
         };
-        user.set_uid(uid.parse().map_err(|_| format!("parsing {uid} as int for uid failed"))?);
+        user.set_uid(
+            uid.parse()
+                .map_err(|_| format!("parsing {uid} as int for uid failed"))?,
+        );
         if let Some(g) = gid {
-            user.set_gid(g.parse().map_err(|_| format!("parsing {g} as int for gid failed"))?);
+            user.set_gid(
+                g.parse()
+                    .map_err(|_| format!("parsing {g} as int for gid failed"))?,
+            );
         }
     }
     if !a.additional_gids.is_empty() {
@@ -539,7 +562,8 @@ fn update(rt: &Runtime, a: UpdateArgs) -> Res {
     if let Some(v) = a.pids_limit {
         set(&["pids", "limit"], v.into());
     }
-    let res: LinuxResources = serde_json::from_value(r).map_err(|e| format!("invalid resources: {e}"))?;
+    let res: LinuxResources =
+        serde_json::from_value(r).map_err(|e| format!("invalid resources: {e}"))?;
     rt.update(&a.id, &res).map_err(|e| chain(&e))?;
     Ok(0)
 }
@@ -585,6 +609,9 @@ mod tests {
             vec!["ID".into(), "PID".into(), "OWNER".into()],
             vec!["t9".into(), "0".into(), "root".into()],
         ]);
-        assert_eq!(t, "ID          PID         OWNER\nt9          0           root\n");
+        assert_eq!(
+            t,
+            "ID          PID         OWNER\nt9          0           root\n"
+        );
     }
 }

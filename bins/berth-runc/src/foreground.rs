@@ -93,7 +93,11 @@ pub fn supervise(pid: i32, console: Option<OwnedFd>) -> std::io::Result<i32> {
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
         let (sig_ready, master_ready, stdin_ready) = (ready(0), ready(1), ready(2));
         drop(fds);
         if sig_ready {
@@ -138,7 +142,10 @@ pub fn supervise(pid: i32, console: Option<OwnedFd>) -> std::io::Result<i32> {
 /// What is left in the pty after the process exited.
 fn drain(m: &OwnedFd) {
     let mut buf = [0u8; 8192];
-    let _ = nix::fcntl::fcntl(m, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    let _ = nix::fcntl::fcntl(
+        m,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
     let mut out = std::io::stdout();
     while let Ok(n) = nix::unistd::read(m, &mut buf) {
         if n == 0 {

@@ -44,15 +44,15 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 /// Sets up logging once, from the global flags. An unopenable log file is
 /// reported on stderr and logging falls back to stderr.
 pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) {
-    let file = path.and_then(|p| {
-        match OpenOptions::new().create(true).append(true).open(p) {
+    let file = path.and_then(
+        |p| match OpenOptions::new().create(true).append(true).open(p) {
             Ok(f) => Some(Mutex::new(f)),
             Err(e) => {
                 eprintln!("open log file {}: {e}", p.display());
                 None
             }
-        }
-    });
+        },
+    );
     let _ = LOGGER.set(Logger {
         file,
         format,
@@ -64,16 +64,12 @@ fn line(level: Level, msg: &str, format: Format) -> String {
     let time = jiff::Timestamp::now().to_string();
     match format {
         Format::Json => {
-            let mut s = serde_json::json!({"level": level.name(), "msg": msg, "time": time}).to_string();
+            let mut s =
+                serde_json::json!({"level": level.name(), "msg": msg, "time": time}).to_string();
             s.push('\n');
             s
         }
-        Format::Text => format!(
-            "time={:?} level={} msg={:?}\n",
-            time,
-            level.name(),
-            msg
-        ),
+        Format::Text => format!("time={:?} level={} msg={:?}\n", time, level.name(), msg),
     }
 }
 

@@ -48,8 +48,11 @@ pub fn ensure_cloned() -> Result<(), SelfExeError> {
     if fcntl_get_seals(&exe).is_ok_and(|s| s.contains(SEALS)) {
         return Ok(());
     }
-    let mfd = memfd_create("berth-runc", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
-        .map_err(err("memfd_create"))?;
+    let mfd = memfd_create(
+        "berth-runc",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .map_err(err("memfd_create"))?;
     let size = exe
         .metadata()
         .map_err(|source| SelfExeError::Clone {

@@ -143,7 +143,13 @@ pub fn pair() -> Result<(ParentEnd, ChildEnd), ChannelError> {
         None,
     )
     .map_err(|e| ChannelError::Socketpair(e.into()))?;
-    Ok((ParentEnd { fd: a, warnings: Vec::new() }, ChildEnd { fd: b }))
+    Ok((
+        ParentEnd {
+            fd: a,
+            warnings: Vec::new(),
+        },
+        ChildEnd { fd: b },
+    ))
 }
 
 /// The parent's end: waits for the child's steps and answers them.
@@ -158,7 +164,11 @@ impl ParentEnd {
     /// Next step message from the child. Warnings are collected on the way;
     /// an `Error` from the child becomes `ChannelError::Child`. `None` means the
     /// child closed its end (exited, or `execve` succeeded).
-    pub fn next(&mut self, peer: &'static str, expected: &'static str) -> Result<Option<ToParent>, ChannelError> {
+    pub fn next(
+        &mut self,
+        peer: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<ToParent>, ChannelError> {
         loop {
             match recv_msg::<ToParent>(&self.fd, peer)? {
                 Some(ToParent::Warning(w)) => self.warnings.push(w),
@@ -173,7 +183,11 @@ impl ParentEnd {
     }
 
     /// Like `next`, but end-of-file is an error naming what was expected.
-    pub fn expect(&mut self, peer: &'static str, expected: &'static str) -> Result<ToParent, ChannelError> {
+    pub fn expect(
+        &mut self,
+        peer: &'static str,
+        expected: &'static str,
+    ) -> Result<ToParent, ChannelError> {
         self.next(peer, expected)?
             .ok_or(ChannelError::Closed { peer, expected })
     }
@@ -187,7 +201,12 @@ impl ParentEnd {
     }
 
     pub fn hooks_done(&self) -> Result<(), ChannelError> {
-        send_msg(&self.fd, &ToChild::HooksDone, "hooks done", "container process")
+        send_msg(
+            &self.fd,
+            &ToChild::HooksDone,
+            "hooks done",
+            "container process",
+        )
     }
 }
 
@@ -259,7 +278,10 @@ mod tests {
         let (mut p, c) = pair().unwrap();
         c.warning("no apparmor".into());
         c.send_pid(42).unwrap();
-        assert!(matches!(p.expect("init", "pid").unwrap(), ToParent::Pid(42)));
+        assert!(matches!(
+            p.expect("init", "pid").unwrap(),
+            ToParent::Pid(42)
+        ));
         assert_eq!(p.warnings, vec!["no apparmor".to_string()]);
         c.error("mount proc: EPERM".into());
         match p.expect("init", "ready") {

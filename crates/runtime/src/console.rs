@@ -71,7 +71,8 @@ pub struct Pty {
 /// master over `socket` and closes it here. Runs in the container process
 /// after pivot_root, so `/dev/ptmx` is the container's devpts instance.
 pub fn allocate_and_send(socket: OwnedFd, size: Option<(u16, u16)>) -> Result<Pty, ConsoleError> {
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).map_err(pty_err("open /dev/ptmx"))?;
+    let master =
+        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).map_err(pty_err("open /dev/ptmx"))?;
     unlockpt(&master).map_err(pty_err("unlock pty"))?;
     let name = ptsname(&master, Vec::new()).map_err(pty_err("get pty name"))?;
     let slave_path = PathBuf::from(name.to_string_lossy().into_owned());
@@ -126,7 +127,12 @@ pub fn send_fd(socket: BorrowedFd<'_>, payload: &[u8], fd: BorrowedFd<'_>) -> io
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut cmsg = SendAncillaryBuffer::new(&mut space);
     cmsg.push(SendAncillaryMessage::ScmRights(&fds));
-    sendmsg(socket, &[IoSlice::new(payload)], &mut cmsg, SendFlags::NOSIGNAL)?;
+    sendmsg(
+        socket,
+        &[IoSlice::new(payload)],
+        &mut cmsg,
+        SendFlags::NOSIGNAL,
+    )?;
     Ok(())
 }
 

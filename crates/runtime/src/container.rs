@@ -306,11 +306,24 @@ impl Runtime {
             let (mut chan, child) = channel::pair()?;
             let stage1 = spawn_stage1(child, &plan, joins, ctx)?;
             undo.pids.push(stage1);
-            let pid = drive_setup(&mut chan, stage1, &cgroup, &spec, &plan, &mut undo.pids, |pid| {
-                template["pid"] = serde_json::json!(pid);
-                run_spec_hooks(&spec, &template, |h| h.prestart().clone(), "prestart")?;
-                run_spec_hooks(&spec, &template, |h| h.create_runtime().clone(), "createRuntime")
-            })?;
+            let pid = drive_setup(
+                &mut chan,
+                stage1,
+                &cgroup,
+                &spec,
+                &plan,
+                &mut undo.pids,
+                |pid| {
+                    template["pid"] = serde_json::json!(pid);
+                    run_spec_hooks(&spec, &template, |h| h.prestart().clone(), "prestart")?;
+                    run_spec_hooks(
+                        &spec,
+                        &template,
+                        |h| h.create_runtime().clone(),
+                        "createRuntime",
+                    )
+                },
+            )?;
             // The setup channel is done; init's end closes at execve.
             let st = StateFile {
                 id: o.id.clone(),
@@ -405,7 +418,8 @@ impl Runtime {
         if all {
             return signal_all(&Cgroup::from_config(&st.cgroup), sig);
         }
-        nix::sys::signal::kill(Pid::from_raw(st.pid), sig).map_err(sys(format!("kill pid {}", st.pid)))
+        nix::sys::signal::kill(Pid::from_raw(st.pid), sig)
+            .map_err(sys(format!("kill pid {}", st.pid)))
     }
 
     /// Removes a container. A created one is killed first (runc does that
@@ -507,7 +521,11 @@ impl Runtime {
     }
 
     /// Changes the resource limits of a live container (`update`).
-    pub fn update(&self, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<(), ContainerError> {
+    pub fn update(
+        &self,
+        id: &str,
+        r: &oci_spec::runtime::LinuxResources,
+    ) -> Result<(), ContainerError> {
         let dir = self.dir(id)?;
         let st = dir.load()?;
         if dir.status(&st) == Status::Stopped {
@@ -526,8 +544,7 @@ impl Runtime {
 pub(crate) fn load_saved_spec(dir: &StateDir) -> Result<Spec, ContainerError> {
     let p = dir.config_path();
     let data = fs::read(&p).map_err(io("read", &p))?;
-    serde_json::from_slice(&data)
-        .map_err(ContainerError::SavedConfig)
+    serde_json::from_slice(&data).map_err(ContainerError::SavedConfig)
 }
 
 fn hook_state(dir: &StateDir, st: &StateFile) -> serde_json::Value {
@@ -690,7 +707,9 @@ fn release_fifo(path: &Path, pid: i32) -> Result<(), ContainerError> {
             Err(e) => return Err(sys("poll exec fifo")(e)),
             Ok(_) => {}
         }
-        let fifo_ready = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let fifo_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
         let died = fds[1].revents().is_some_and(|r| !r.is_empty());
         if fifo_ready {
             let mut b = [0u8; 1];
@@ -708,9 +727,11 @@ fn release_fifo(path: &Path, pid: i32) -> Result<(), ContainerError> {
 
 fn pidfd_open(pid: i32) -> Result<OwnedFd, ContainerError> {
     let p = rustix::process::Pid::from_raw(pid).ok_or(ContainerError::NotRunning)?;
-    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).map_err(|e| ContainerError::Sys {
-        op: format!("pidfd_open {pid}"),
-        source: nix::Error::from_raw(e.raw_os_error()),
+    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).map_err(|e| {
+        ContainerError::Sys {
+            op: format!("pidfd_open {pid}"),
+            source: nix::Error::from_raw(e.raw_os_error()),
+        }
     })
 }
 

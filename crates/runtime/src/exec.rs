@@ -69,10 +69,12 @@ impl Runtime {
         let (console_socket, console_peer) = match (&o.console_socket, terminal) {
             (Some(p), true) => (Some(crate::console::connect(p)?), None),
             (None, true) => {
-                let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|source| ContainerError::Io {
-                    op: "create console socketpair",
-                    path: PathBuf::from("-"),
-                    source,
+                let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|source| {
+                    ContainerError::Io {
+                        op: "create console socketpair",
+                        path: PathBuf::from("-"),
+                        source,
+                    }
                 })?;
                 (Some(OwnedFd::from(a)), Some(OwnedFd::from(b)))
             }
@@ -90,7 +92,9 @@ impl Runtime {
         let result = (|| -> Result<i32, ContainerError> {
             let stage1 = spawn_stage1(child, &plan, joins, ctx)?;
             pids.push(stage1);
-            let pid = drive_setup(&mut chan, stage1, &cgroup, &spec, &plan, &mut pids, |_| Ok(()))?;
+            let pid = drive_setup(&mut chan, stage1, &cgroup, &spec, &plan, &mut pids, |_| {
+                Ok(())
+            })?;
             // End-of-file: execve succeeded; an error message: it did not.
             chan.next("exec process", "execve")?;
             Ok(pid)

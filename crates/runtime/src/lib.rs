@@ -9,15 +9,15 @@
 
 pub mod capabilities;
 pub mod cgroups;
-pub mod hooks;
-pub mod seccomp;
-pub mod spec;
 pub mod channel;
 pub mod console;
 pub mod container;
 pub mod exec;
+pub mod hooks;
 pub mod namespaces;
 pub mod process;
+pub mod seccomp;
+pub mod spec;
 pub mod state;
 
 pub use container::{ContainerError, CreateOptions, Created, Runtime};

@@ -119,8 +119,10 @@ impl NamespacePlan {
             ..Default::default()
         };
         for t in created.all {
-            plan.join
-                .push((t, PathBuf::from(format!("/proc/{init_pid}/ns/{}", proc_name(t)))));
+            plan.join.push((
+                t,
+                PathBuf::from(format!("/proc/{init_pid}/ns/{}", proc_name(t))),
+            ));
         }
         plan.join
             .sort_by_key(|(t, _)| if *t == LinuxNamespaceType::User { 0 } else { 1 });
@@ -143,7 +145,9 @@ impl NamespacePlan {
     /// Opens every namespace to join. Done in the parent before forking, so a
     /// bad path fails `create` before anything is set up, and so the user
     /// namespace can be entered before the others are opened.
-    pub fn open_joins(&self) -> Result<Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>, NamespaceError> {
+    pub fn open_joins(
+        &self,
+    ) -> Result<Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>, NamespaceError> {
         self.join
             .iter()
             .map(|(t, p)| {
@@ -160,7 +164,11 @@ impl NamespacePlan {
 }
 
 /// Joins one opened namespace.
-pub fn join(t: LinuxNamespaceType, path: &std::path::Path, f: &std::fs::File) -> Result<(), NamespaceError> {
+pub fn join(
+    t: LinuxNamespaceType,
+    path: &std::path::Path,
+    f: &std::fs::File,
+) -> Result<(), NamespaceError> {
     nix::sched::setns(f, clone_flag(t)).map_err(|source| NamespaceError::Join {
         kind: proc_name(t).to_string(),
         path: path.to_path_buf(),
@@ -195,7 +203,10 @@ mod tests {
         assert_eq!(p.join[0].0, LinuxNamespaceType::User);
         assert_eq!(p.join[1].0, LinuxNamespaceType::Network);
         assert!(!p.new_user);
-        assert_eq!(p.unshare, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert_eq!(
+            p.unshare,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
+        );
         assert!(p.creates(LinuxNamespaceType::Mount));
         assert!(!p.creates(LinuxNamespaceType::Network));
     }

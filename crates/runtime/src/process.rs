@@ -101,7 +101,12 @@ pub struct ProcessContext<'a> {
 }
 
 /// Stage 1: runs right after the parent's fork. Never returns.
-pub fn stage1(chan: ChildEnd, plan: &NamespacePlan, joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>, ctx: ProcessContext<'_>) -> ! {
+pub fn stage1(
+    chan: ChildEnd,
+    plan: &NamespacePlan,
+    joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>,
+    ctx: ProcessContext<'_>,
+) -> ! {
     let code = match stage1_inner(&chan, plan, joins) {
         Ok(()) => {
             // SAFETY: clone(2) with CLONE_PARENT and no new stack behaves like
@@ -143,7 +148,11 @@ pub fn stage1(chan: ChildEnd, plan: &NamespacePlan, joins: Vec<(LinuxNamespaceTy
     unsafe { libc::_exit(code) }
 }
 
-fn stage1_inner(chan: &ChildEnd, plan: &NamespacePlan, joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>) -> Result<(), SetupError> {
+fn stage1_inner(
+    chan: &ChildEnd,
+    plan: &NamespacePlan,
+    joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>,
+) -> Result<(), SetupError> {
     set_pdeathsig(true)?;
     // Wait until the parent has put us into the cgroup: a cgroup namespace
     // made before that would be rooted at the wrong cgroup.
@@ -175,7 +184,11 @@ fn become_root() {
 }
 
 fn set_pdeathsig(on: bool) -> Result<(), SetupError> {
-    let sig = if on { Some(nix::sys::signal::Signal::SIGKILL) } else { None };
+    let sig = if on {
+        Some(nix::sys::signal::Signal::SIGKILL)
+    } else {
+        None
+    };
     nix::sys::prctl::set_pdeathsig(sig).map_err(sys("set parent death signal"))
 }
 
@@ -204,7 +217,11 @@ fn container_main(chan: ChildEnd, plan: &NamespacePlan, ctx: ProcessContext<'_>)
     unsafe { libc::_exit(1) }
 }
 
-fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContext<'_>) -> Result<Infallible, SetupError> {
+fn container_setup(
+    chan: &ChildEnd,
+    plan: &NamespacePlan,
+    mut ctx: ProcessContext<'_>,
+) -> Result<Infallible, SetupError> {
     set_pdeathsig(true)?;
     // The parent sends this once it knows our pid: from here on our messages
     // cannot be confused with stage 1's.
@@ -224,7 +241,11 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
             crate::rootfs::prepare(spec, init.bundle)?;
         }
         chan.run_hooks()?;
-        if let Some(hooks) = spec.hooks().as_ref().and_then(|h| h.create_container().clone()) {
+        if let Some(hooks) = spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.create_container().clone())
+        {
             let mut st = init.state_template.clone();
             st["pid"] = serde_json::json!(std::process::id());
             crate::hooks::run(&hooks, st.to_string().as_bytes(), "createContainer")?;
@@ -265,7 +286,10 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
             join_session_keyring(init.id);
         }
     } else if let Some(sock) = ctx.console_socket.take() {
-        pty = Some(crate::console::allocate_and_send(sock, console_size(process))?);
+        pty = Some(crate::console::allocate_and_send(
+            sock,
+            console_size(process),
+        )?);
     }
     if let Some(p) = &pty {
         crate::console::make_controlling(&p.slave)?;
@@ -273,9 +297,11 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
     apply_lsm_labels(chan, process);
     apply_rlimits(process)?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| SetupError::Sys {
-            op: format!("write oom_score_adj {adj}"),
-            source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            SetupError::Sys {
+                op: format!("write oom_score_adj {adj}"),
+                source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
         })?;
     }
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -317,7 +343,12 @@ fn container_setup(chan: &ChildEnd, plan: &NamespacePlan, mut ctx: ProcessContex
     if let Role::Init(init) = &ctx.role {
         chan.ready()?;
         wait_exec_fifo(&init.fifo)?;
-        if let Some(hooks) = init.spec.hooks().as_ref().and_then(|h| h.start_container().clone()) {
+        if let Some(hooks) = init
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().clone())
+        {
             let mut st = init.state_template.clone();
             st["pid"] = serde_json::json!(std::process::id());
             st["status"] = serde_json::json!("running");
@@ -440,7 +471,14 @@ fn finalize_privileges(chan: &ChildEnd, p: &Process, preserve_fds: i32) -> Resul
     // ones we still use until execve are close-on-exec already.
     let first = 3 + preserve_fds.max(0) as u32;
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r < 0 {
         return Err(SetupError::Sys {
             op: "mark inherited fds close-on-exec".into(),
@@ -483,7 +521,9 @@ fn finalize_privileges(chan: &ChildEnd, p: &Process, preserve_fds: i32) -> Resul
         let _skipped = c.apply()?;
     }
     let mask = user.umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        mask as libc::mode_t,
+    ));
     Ok(())
 }
 
@@ -497,8 +537,13 @@ fn in_user_ns_with_setgroups_denied() -> bool {
 /// a directory fd leaked from outside would make getcwd(3) report a path
 /// starting with "(unreachable)" (CVE-2024-21626).
 fn chdir_inside_root(cwd: &Path) -> Result<(), SetupError> {
-    let target = if cwd.as_os_str().is_empty() { Path::new("/") } else { cwd };
-    nix::unistd::chdir(target).map_err(sys(format!("chdir to cwd {target:?} set in config.json")))?;
+    let target = if cwd.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        cwd
+    };
+    nix::unistd::chdir(target)
+        .map_err(sys(format!("chdir to cwd {target:?} set in config.json")))?;
     let now = nix::unistd::getcwd().map_err(sys("getcwd"))?;
     if !now.starts_with("/") {
         return Err(SetupError::CwdEscape(now));
@@ -533,8 +578,16 @@ fn lookup(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf, SetupError>
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path_var.split(':') {
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(dir) };
-        let cand = if dir.is_absolute() { dir.join(arg0) } else { cwd.join(dir).join(arg0) };
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(dir)
+        };
+        let cand = if dir.is_absolute() {
+            dir.join(arg0)
+        } else {
+            cwd.join(dir).join(arg0)
+        };
         if is_executable(&cand) {
             return Ok(cand);
         }
@@ -550,7 +603,8 @@ fn is_executable(p: &Path) -> bool {
 }
 
 fn exec(path: &Path, args: &[String], env: &[String]) -> Result<Infallible, SetupError> {
-    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| SetupError::NotFound(path.display().to_string()))?;
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SetupError::NotFound(path.display().to_string()))?;
     let cargs: Vec<CString> = args
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
@@ -573,8 +627,14 @@ mod tests {
     #[test]
     fn lookup_uses_the_container_path() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
-        assert_eq!(lookup("sh", &env, Path::new("/")).unwrap(), PathBuf::from("/bin/sh"));
-        assert_eq!(lookup("./x", &env, Path::new("/")).unwrap(), PathBuf::from("./x"));
+        assert_eq!(
+            lookup("sh", &env, Path::new("/")).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(
+            lookup("./x", &env, Path::new("/")).unwrap(),
+            PathBuf::from("./x")
+        );
         assert!(matches!(
             lookup("no-such-program-here", &env, Path::new("/")),
             Err(SetupError::NotFound(_))
@@ -587,6 +647,9 @@ mod tests {
             op: "mount proc".into(),
             source: nix::Error::EPERM,
         };
-        assert_eq!(error_chain(&e), "mount proc: EPERM: Operation not permitted");
+        assert_eq!(
+            error_chain(&e),
+            "mount proc: EPERM: Operation not permitted"
+        );
     }
 }

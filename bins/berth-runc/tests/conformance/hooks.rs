@@ -56,7 +56,14 @@ fn hooks_run_in_order_with_state_on_stdin() {
         ("prestart", "creating"),
         ("createRuntime", "creating"),
         // Run during create by runc 1.1 (see above), else after start.
-        ("poststart", if poststart_in_create { "created" } else { "running" }),
+        (
+            "poststart",
+            if poststart_in_create {
+                "created"
+            } else {
+                "running"
+            },
+        ),
         ("poststop", "stopped"),
     ] {
         let text = rec.read(&format!("{kind}.json"));

@@ -166,8 +166,14 @@ pub enum Cmd {
 fn main() {
     let cli = Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
-    // CVE-2019-5736: never enter a container from the on-disk binary.
-    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_)) {
+    // CVE-2019-5736: never expose the on-disk binary to a container (see
+    // selfexe.rs for when that can happen).
+    let exposed = match &cli.cmd {
+        Cmd::Exec(_) => true,
+        Cmd::Create(a) | Cmd::Run { create: a, .. } => !selfexe::gets_new_pid_namespace(&a.bundle),
+        _ => false,
+    };
+    if exposed {
         if let Err(e) = selfexe::ensure_cloned() {
             logging::fatal(&e.to_string());
             std::process::exit(1);

@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sn = OverlaySnapshotter::open(&root.join("overlay"))?;
     let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(archive)?);
     let loaded = load_docker_archive(&content, &leases, &images, f)?;
+    let load_time = start.elapsed();
     let mut layers = 0;
     for l in &loaded {
         let bytes = content.read(&l.manifest.digest)?;
@@ -33,6 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cfg = ImageConfig::parse(&m.config.digest, &content.read(&m.config.digest)?)?;
         layers += unpack(&content, &sn, &m, &m.config.digest, &cfg)?.applied;
     }
-    println!("loaded {} images, applied {layers} layers in {:?}", loaded.len(), start.elapsed());
+    println!(
+        "loaded {} images in {load_time:?}, applied {layers} layers, total {:?}",
+        loaded.len(),
+        start.elapsed()
+    );
     Ok(())
 }

@@ -304,26 +304,18 @@ impl Runtime {
                 }),
             };
             let (mut chan, child) = channel::pair()?;
-            let stage1 = spawn_stage1(child, &plan, joins, ctx)?;
+            let stage1 = spawn_stage1(child, &cgroup, &plan, joins, ctx)?;
             undo.pids.push(stage1);
-            let pid = drive_setup(
-                &mut chan,
-                stage1,
-                &cgroup,
-                &spec,
-                &plan,
-                &mut undo.pids,
-                |pid| {
-                    template["pid"] = serde_json::json!(pid);
-                    run_spec_hooks(&spec, &template, |h| h.prestart().clone(), "prestart")?;
-                    run_spec_hooks(
-                        &spec,
-                        &template,
-                        |h| h.create_runtime().clone(),
-                        "createRuntime",
-                    )
-                },
-            )?;
+            let pid = drive_setup(&mut chan, stage1, &spec, &plan, &mut undo.pids, |pid| {
+                template["pid"] = serde_json::json!(pid);
+                run_spec_hooks(&spec, &template, |h| h.prestart().clone(), "prestart")?;
+                run_spec_hooks(
+                    &spec,
+                    &template,
+                    |h| h.create_runtime().clone(),
+                    "createRuntime",
+                )
+            })?;
             // The setup channel is done; init's end closes at execve.
             let st = StateFile {
                 id: o.id.clone(),
@@ -564,18 +556,78 @@ fn run_spec_hooks(
 }
 
 /// Forks stage 1; returns its pid. The child never returns from here.
+///
+/// When the container has a cgroup v2 directory, stage 1 is cloned straight
+/// into it (clone3(2) with `CLONE_INTO_CGROUP`, Linux 5.7), which is cheap;
+/// otherwise (old kernel, no unified hierarchy) stage 1 joins it itself.
 pub(crate) fn spawn_stage1(
     child: channel::ChildEnd,
+    cgroup: &Cgroup,
     plan: &NamespacePlan,
     joins: Vec<(LinuxNamespaceType, PathBuf, fs::File)>,
     ctx: ProcessContext<'_>,
 ) -> Result<i32, ContainerError> {
+    if let Some(fd) = cgroup.open_unified() {
+        match clone_into_cgroup(fd.as_fd()) {
+            Ok(0) => {
+                drop(fd);
+                process::stage1(child, cgroup, true, plan, joins, ctx)
+            }
+            Ok(pid) => return Ok(pid),
+            // Fall back to fork(2) below.
+            Err(_) => {}
+        }
+    }
     // SAFETY: berth-runc is single-threaded (no thread is ever started in
     // it), so the child may allocate and run arbitrary code after fork(2).
     match unsafe { nix::unistd::fork() }.map_err(sys("fork stage 1"))? {
-        ForkResult::Child => process::stage1(child, plan, joins, ctx),
+        ForkResult::Child => process::stage1(child, cgroup, false, plan, joins, ctx),
         ForkResult::Parent { child: pid } => Ok(pid.as_raw()),
     }
+}
+
+/// `struct clone_args` of clone3(2), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2) into the cgroup v2 directory `dir`: returns 0 in the child.
+fn clone_into_cgroup(dir: std::os::fd::BorrowedFd<'_>) -> Result<i32, nix::Error> {
+    use std::os::fd::AsRawFd;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: dir.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM and with no stack behaves like
+    // fork(2) (the child runs on a copy of our memory and stack); `args` is
+    // a valid clone_args of the size we pass. This process is
+    // single-threaded, so no lock is held by another thread in the child.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r < 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(r as i32)
 }
 
 /// The parent's half of the setup protocol. `pids` gets the container
@@ -584,14 +636,11 @@ pub(crate) fn spawn_stage1(
 pub(crate) fn drive_setup(
     chan: &mut ParentEnd,
     stage1: i32,
-    cgroup: &Cgroup,
     spec: &Spec,
     plan: &NamespacePlan,
     pids: &mut Vec<i32>,
     mut hooks: impl FnMut(i32) -> Result<(), ContainerError>,
 ) -> Result<i32, ContainerError> {
-    cgroup.add_process(stage1)?;
-    chan.proceed("stage-1")?;
     let pid = loop {
         match chan.expect("stage-1", "the container pid")? {
             ToParent::MapUsers => {

@@ -36,6 +36,8 @@ pub enum SetupError {
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
     #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
@@ -103,11 +105,13 @@ pub struct ProcessContext<'a> {
 /// Stage 1: runs right after the parent's fork. Never returns.
 pub fn stage1(
     chan: ChildEnd,
+    cgroup: &crate::cgroups::Cgroup,
+    in_unified: bool,
     plan: &NamespacePlan,
     joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>,
     ctx: ProcessContext<'_>,
 ) -> ! {
-    let code = match stage1_inner(&chan, plan, joins) {
+    let code = match stage1_inner(&chan, cgroup, in_unified, plan, joins) {
         Ok(()) => {
             // SAFETY: clone(2) with CLONE_PARENT and no new stack behaves like
             // fork(2): the child continues here on a copy of our memory. This
@@ -150,13 +154,16 @@ pub fn stage1(
 
 fn stage1_inner(
     chan: &ChildEnd,
+    cgroup: &crate::cgroups::Cgroup,
+    in_unified: bool,
     plan: &NamespacePlan,
     joins: Vec<(LinuxNamespaceType, PathBuf, std::fs::File)>,
 ) -> Result<(), SetupError> {
     set_pdeathsig(true)?;
-    // Wait until the parent has put us into the cgroup: a cgroup namespace
-    // made before that would be rooted at the wrong cgroup.
-    chan.wait_proceed()?;
+    // Into the cgroup first, by ourselves (see Cgroup::join_self for why not
+    // from the parent): everything we create inherits it, and a cgroup
+    // namespace made before this would be rooted at the wrong cgroup.
+    cgroup.join_self(in_unified)?;
     let mut joins = joins.into_iter().peekable();
     if let Some((t, p, f)) = joins.next_if(|(t, _, _)| *t == LinuxNamespaceType::User) {
         namespaces::join(t, &p, &f)?;

@@ -14,7 +14,7 @@
 //! init process (alive? same start time, so not a recycled pid?), the exec
 //! fifo (still there → `created`) and the freezer (`paused`), as runc does.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -248,7 +248,15 @@ impl StateDir {
 }
 
 /// Writes `data` to `path` atomically: a temp file in the same directory,
-/// fsync, rename over `path`, fsync the directory.
+/// renamed over `path`, so a reader (or a crash of this process) sees the
+/// old file or the new one, never a torn one.
+///
+/// No fsync, on purpose: this is runtime state about live processes (it
+/// lives on a tmpfs like /run in every normal setup). Durability across
+/// power loss would be meaningless, since the processes it describes do not
+/// survive a reboot either; a killed runtime loses nothing, because the
+/// data is in the page cache once `rename` returns. Persistent state (the
+/// daemon's data root) is a different matter and is fsynced there.
 pub fn atomic_write(path: &Path, data: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path
@@ -264,9 +272,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<(), StateError> {
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);

@@ -86,10 +86,10 @@ fn cwd_is_set() {
 fn missing_cwd_is_created() {
     let Some(rt) = runtime() else { return };
     // runc creates a missing cwd (owned by root) before switching to it.
-    let bundle = Bundle::new().cwd("/work/deep/dir").sh("pwd");
+    let bundle = Bundle::new().cwd("/srv/deep/dir").sh("pwd");
     let out = run_ok(&rt, &bundle);
-    assert_eq!(out, "/work/deep/dir\n");
-    assert!(bundle.rootfs().join("work/deep/dir").is_dir());
+    assert_eq!(out, "/srv/deep/dir\n");
+    assert!(bundle.rootfs().join("srv/deep/dir").is_dir());
 }
 
 #[test]

@@ -285,6 +285,33 @@ impl Cgroup {
         }
     }
 
+    /// The unified (cgroup v2) directory of the container, opened for
+    /// `clone3(CLONE_INTO_CGROUP)`; None when it has none.
+    pub fn open_unified(&self) -> Option<std::os::fd::OwnedFd> {
+        let dir = self.config.paths.get(UNIFIED_KEY)?;
+        std::fs::File::open(dir)
+            .ok()
+            .map(std::os::fd::OwnedFd::from)
+    }
+
+    /// Moves the calling process, which must be single-threaded, into the
+    /// cgroup. `in_unified`: it was already cloned into the unified one.
+    ///
+    /// Why not [`Cgroup::add_process`] from the parent: moving *another*
+    /// process takes the global `cgroup_threadgroup_rwsem` for writing, and
+    /// its first writer waits for an RCU grace period — several
+    /// milliseconds, on every container start. A thread moving *itself*
+    /// through a v1 `tasks` file (pid "0") skips that lock
+    /// (cgroup_procs_write_start() in kernel/cgroup/cgroup.c); for the
+    /// unified hierarchy the same is had by cloning straight into it.
+    pub fn join_self(&self, in_unified: bool) -> Result<(), CgroupError> {
+        match self.config.version {
+            CgroupVersion::V1 => v1::join_self(&self.config, in_unified),
+            CgroupVersion::V2 if in_unified => Ok(()),
+            CgroupVersion::V2 => v2::add_process(&self.config, 0),
+        }
+    }
+
     /// The processes in the container's cgroup and its sub-cgroups.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         match self.config.version {

@@ -140,6 +140,28 @@ pub fn add_process(cfg: &CgroupConfig, pid: i32) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// Moves the calling single-threaded process in, through each hierarchy's
+/// `tasks` file with pid 0 (see [`super::Cgroup::join_self`]); the unified
+/// hierarchy, which has no `tasks` file, through `cgroup.procs` unless the
+/// process was cloned into it.
+pub fn join_self(cfg: &CgroupConfig, in_unified: bool) -> Result<(), CgroupError> {
+    for (key, path) in unique_paths(cfg) {
+        let r = if key == UNIFIED_KEY {
+            if in_unified {
+                continue;
+            }
+            write_pid(path, 0)
+        } else {
+            fsutil::write(path, "tasks", "0")
+        };
+        match r {
+            Err(_) if join_only(key) => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 /// The hierarchy whose `cgroup.procs` lists the container's processes:
 /// devices (runc's choice; it is mandatory), else another one.
 fn procs_dir(cfg: &CgroupConfig) -> Result<&Path, CgroupError> {

@@ -3,9 +3,11 @@
 # runtime conformance suite against berth-runc and against runc (the reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh docker.io
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 # The same conformance suite against Debian's runc: it tests the contract.
 BERTH_TEST_RUNTIME="$(command -v runc)" cargo test -p berth-runc --test conformance
+# Real dockerd (Debian's docker.io) running containers with berth-runc.
+scripts/interop-docker.sh

@@ -107,12 +107,12 @@ pub struct UpdateArgs {
     pub kernel_memory_tcp: Option<String>,
 }
 
-pub fn dispatch(cli: Cli) -> Res {
+pub fn dispatch(cli: &Cli, cmd: Cmd) -> Res {
     if cli.systemd_cgroup {
         return Err("systemd cgroup driver is not supported by berth-runc".into());
     }
     let rt = Runtime::new(cli.root.clone(), false);
-    match cli.cmd {
+    match cmd {
         Cmd::Create(a) => create(&rt, &a, false).map(|_| 0),
         Cmd::Start { id } => rt.start(&id).map(|_| 0).map_err(|e| chain(&e)),
         Cmd::Run {

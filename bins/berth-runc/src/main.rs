@@ -12,18 +12,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Version lines as runc prints them (`--version`).
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\ncommit: berth-",
-    env!("CARGO_PKG_VERSION"),
-    "\nspec: 1.0.2-dev"
-);
+/// `--version`, in runc's layout (`NAME version X`, then `key: value` lines).
+fn print_version() {
+    let seccomp = berth_runtime::seccomp::library_version().unwrap_or_else(|| "unknown".into());
+    println!(
+        "berth-runc version {v}\ncommit: berth-{v}\nspec: {spec}\nlibseccomp: {seccomp}",
+        v = env!("CARGO_PKG_VERSION"),
+        spec = berth_runtime::state::OCI_VERSION,
+    );
+}
 
 #[derive(Parser, Debug)]
 #[command(
     name = "berth-runc",
-    version = VERSION,
+    disable_version_flag = true,
     about = "Open Container Initiative runtime (runc-compatible)",
     disable_help_subcommand = true
 )]
@@ -49,8 +51,11 @@ pub struct Cli {
     /// Path to the criu binary (checkpointing is not supported)
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
     #[command(subcommand)]
-    pub cmd: Cmd,
+    pub cmd: Option<Cmd>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -164,11 +169,20 @@ pub enum Cmd {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.version {
+        print_version();
+        return;
+    }
+    let Some(cmd) = cli.cmd.take() else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        std::process::exit(1);
+    };
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     // CVE-2019-5736: never expose the on-disk binary to a container (see
     // selfexe.rs for when that can happen).
-    let exposed = match &cli.cmd {
+    let exposed = match &cmd {
         Cmd::Exec(_) => true,
         Cmd::Create(a) | Cmd::Run { create: a, .. } => !selfexe::gets_new_pid_namespace(&a.bundle),
         _ => false,
@@ -179,8 +193,8 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let is_exec = matches!(cli.cmd, Cmd::Exec(_));
-    match commands::dispatch(cli) {
+    let is_exec = matches!(cmd, Cmd::Exec(_));
+    match commands::dispatch(&cli, cmd) {
         Ok(code) => std::process::exit(code),
         Err(msg) => {
             logging::fatal(&msg);

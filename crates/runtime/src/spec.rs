@@ -96,8 +96,6 @@ pub enum SpecError {
     Domainname,
     #[error("unable to restrict sys entries without a private MNT namespace")]
     RestrictWithoutMountNamespace,
-    #[error("selinux label is specified in config, but selinux is not supported by berth")]
-    Selinux,
     #[error("sysctl {0:?} is not allowed in the hosts ipc namespace")]
     SysctlHostIpc(String),
     #[error("sysctl {0:?} not allowed in host network namespace")]
@@ -264,13 +262,10 @@ fn check_isolation(spec: &Spec, ns: &Namespaces<'_>) -> Result<(), SpecError> {
     {
         return Err(SpecError::RestrictWithoutMountNamespace);
     }
-    let process_label = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.selinux_label().as_ref());
-    if set(process_label) || set(linux.and_then(|l| l.mount_label().as_ref())) {
-        return Err(SpecError::Selinux);
-    }
+    // An SELinux (or AppArmor) label on a host without that LSM is not an
+    // error: the container process warns and goes on (runc refuses SELinux
+    // labels there; berth follows what a Docker user expects on hosts like
+    // these, which have neither).
 
     let mappings = linux.is_some_and(|l| {
         l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())

@@ -1,0 +1,94 @@
+//! The engine's configuration, resolved by berthd from flags and daemon.json.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// An OCI runtime the daemon can use (`--runtime NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// The log driver for containers that do not choose one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogDriver {
+    /// json-file, written by the shim, rotated at `max_size` bytes keeping
+    /// `max_file` files (docker's defaults: no limit, 1 file).
+    JsonFile { max_size: Option<u64>, max_file: u32 },
+    /// Docker's `local` driver is served as json-file with rotation on
+    /// (20 MB x 5, docker's defaults for it).
+    Local,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// Name of the default runtime; a key of `runtimes`.
+    pub default_runtime: String,
+    pub runtimes: BTreeMap<String, RuntimeSpec>,
+    /// The berth-shim binary.
+    pub shim_path: PathBuf,
+    pub log_driver: LogDriver,
+    /// "overlay" or "native".
+    pub storage_driver: String,
+    /// Default ulimits: name -> (soft, hard).
+    pub default_ulimits: BTreeMap<String, (i64, i64)>,
+    pub labels: Vec<String>,
+    pub live_restore: bool,
+    pub debug: bool,
+    /// Seconds `stop` waits before SIGKILL when the container sets none.
+    pub shutdown_timeout: u64,
+}
+
+impl EngineConfig {
+    /// A configuration with dockerd's defaults under the given roots; the
+    /// default runtime is `berth-runc` found next to the running binary or
+    /// on PATH.
+    pub fn with_roots(data_root: PathBuf, exec_root: PathBuf) -> Self {
+        let mut runtimes = BTreeMap::new();
+        runtimes.insert(
+            "berth-runc".to_string(),
+            RuntimeSpec {
+                path: sibling_or_path("berth-runc"),
+                args: Vec::new(),
+            },
+        );
+        runtimes.insert(
+            "runc".to_string(),
+            RuntimeSpec {
+                path: PathBuf::from("runc"),
+                args: Vec::new(),
+            },
+        );
+        EngineConfig {
+            data_root,
+            exec_root,
+            default_runtime: "berth-runc".to_string(),
+            runtimes,
+            shim_path: sibling_or_path("berth-shim"),
+            log_driver: LogDriver::JsonFile {
+                max_size: None,
+                max_file: 1,
+            },
+            storage_driver: "overlay".to_string(),
+            default_ulimits: BTreeMap::new(),
+            labels: Vec::new(),
+            live_restore: false,
+            debug: false,
+            shutdown_timeout: 15,
+        }
+    }
+}
+
+/// `name` next to the current executable when it exists there (a build
+/// tree or an install prefix), else the bare name for a PATH lookup.
+pub fn sibling_or_path(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(name)))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}

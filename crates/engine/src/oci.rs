@@ -1,0 +1,1 @@
+//! Docker-style OCI runtime spec generation for containers (being written).

@@ -1,0 +1,1 @@
+//! Messages between berthd and berth-shim (being written).

@@ -14,11 +14,20 @@ work="$(mktemp -d /tmp/berth-interop.XXXXXX)"
 sock="$work/docker.sock"
 export DOCKER_HOST="unix://$sock"
 cleanup() {
-  "$dockercli" rm -f $("$dockercli" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-  [ -f "$work/dockerd.pid" ] && kill "$(cat "$work/dockerd.pid")" 2>/dev/null || true
-  for _ in $(seq 50); do [ -f "$work/dockerd.pid" ] && kill -0 "$(cat "$work/dockerd.pid")" 2>/dev/null || break; sleep 0.2; done
-  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local rc=$?
+  set +e
+  "$dockercli" rm -f $("$dockercli" ps -aq 2>/dev/null) >/dev/null 2>&1
+  [ -f "$work/dockerd.pid" ] && kill "$(cat "$work/dockerd.pid")" 2>/dev/null
+  # dockerd stops the containerd it started; wait for both to be gone
+  # before removing their directories.
+  for _ in $(seq 100); do
+    pgrep -f "$work/" >/dev/null || break
+    sleep 0.1
+  done
+  pkill -9 -f "$work/" 2>/dev/null
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \

@@ -105,6 +105,13 @@ impl Runtime {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| default_bin.as_ref().to_owned());
+        Self::exact(bin)
+    }
+
+    /// The runtime at exactly `bin` (for a wrapper around the runtime
+    /// under test; `$BERTH_TEST_RUNTIME` is not consulted).
+    pub fn exact(bin: impl AsRef<Path>) -> Self {
+        let bin = bin.as_ref().to_owned();
         let work = tempfile::Builder::new()
             .prefix("berth-runtime-")
             .tempdir()

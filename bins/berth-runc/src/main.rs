@@ -45,11 +45,19 @@ pub struct Cli {
     /// Enable systemd cgroup support (not supported by berth-runc)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Ignore cgroup permission errors (accepted for compatibility)
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Ignore cgroup permission errors (accepted for compatibility; only
+    /// before the command, as `--rootless=true`, since `spec --rootless` is
+    /// the command's own flag)
+    #[arg(
+        long = "rootless",
+        id = "global_rootless",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     pub rootless: Option<String>,
     /// Path to the criu binary (checkpointing is not supported)
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
     /// Print the version
     #[arg(short = 'v', long)]

@@ -24,6 +24,7 @@ mod lifecycle;
 mod mounts;
 mod process;
 mod security;
+mod spec_cmd;
 mod terminal;
 
 use testkit::{Bundle, Runtime};

@@ -367,7 +367,28 @@ fn container_setup(
     if let Some(f) = late_filter {
         f.load()?;
     }
+    reset_signals();
     exec(&path, &args, &env)
+}
+
+/// Undoes what execve(2) would pass on from us and from whoever started the
+/// runtime: ignored signals stay ignored across execve and the signal mask
+/// is inherited (signal(7)). The Rust runtime itself ignores SIGPIPE, and a
+/// caller may ignore or block others; the container's program must start
+/// with every signal at its default and none blocked.
+fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting a disposition to SIG_DFL touches no memory of
+        // ours; this process is single-threaded. Errors (signals reserved
+        // by the C library) are irrelevant.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }
 
 /// The home directory of `uid` in the container's /etc/passwd, or "/".

@@ -215,3 +215,24 @@ fn orphans_are_reaped_by_pid_1() {
     // grep -c prints 0 and exits 1 when nothing matches.
     assert_eq!(lines(&out.stdout), ["reaped", "0"], "{out}");
 }
+
+#[test]
+fn no_signal_is_blocked_or_ignored_in_the_container() {
+    let Some(rt) = runtime() else { return };
+    // The test process (like any Rust program) ignores SIGPIPE; the
+    // container's program must not inherit that, nor a blocked mask.
+    // grep itself, not a shell: shells set up dispositions of their own.
+    let bundle = Bundle::new().args(&["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]);
+    let out = run_ok(&rt, &bundle);
+    let mask = |name: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{out:?}"));
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "{out:?}");
+    // Standard signals (1-31); runc leaves a real-time signal of the C
+    // library ignored when its caller ignored it, so those are not judged.
+    assert_eq!(mask("SigIgn:") & 0x7fff_ffff, 0, "{out:?}");
+}

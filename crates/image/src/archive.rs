@@ -167,6 +167,60 @@ fn load_inner(
     archive: impl Read,
 ) -> Result<Vec<Loaded>, ArchiveError> {
     let af = ArchiveFiles::ingest(content, leases, lease, archive)?;
+    load_files(content, leases, lease, images, &af)
+}
+
+/// What [`load_any_archive`] found and loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyLoaded {
+    /// A `docker save` archive (by its `manifest.json`).
+    Docker(Vec<Loaded>),
+    /// A bare OCI layout in a tar.
+    Oci(Vec<crate::oci_layout::OciLoaded>),
+}
+
+/// Loads a tar that is either a `docker save` archive (it has
+/// `manifest.json`, which Docker 25+ also writes beside its OCI layout) or
+/// a bare OCI layout (`oci-layout` and `index.json`), reading it once:
+/// the format is only known once every file has passed, so the files are
+/// ingested first and interpreted after. `repo` names tag-only entries of
+/// an OCI index.
+pub fn load_any_archive(
+    content: &Store,
+    leases: &Leases,
+    images: &ImageStore,
+    archive: impl Read,
+    repo: Option<&str>,
+) -> Result<AnyLoaded, crate::oci_layout::OciLayoutError> {
+    use crate::oci_layout::OciLayoutError;
+    let lease = format!("load-{}", unique());
+    leases
+        .create(&lease, Some(24 * 3600), BTreeMap::new())
+        .map_err(|e| OciLayoutError::Archive(ArchiveError::Lease(e)))?;
+    let result = (|| {
+        let af = ArchiveFiles::ingest(content, leases, &lease, archive)
+            .map_err(OciLayoutError::Archive)?;
+        if af.meta.contains_key("manifest.json") || !af.meta.contains_key("index.json") {
+            load_files(content, leases, &lease, images, &af)
+                .map(AnyLoaded::Docker)
+                .map_err(OciLayoutError::Archive)
+        } else {
+            crate::oci_layout::load_files(content, images, &af, repo).map(AnyLoaded::Oci)
+        }
+    })();
+    // A lease left behind only expires later; the load's own result is
+    // what the caller needs.
+    let _ = leases.delete(&lease);
+    result
+}
+
+fn load_files(
+    content: &Store,
+    leases: &Leases,
+    lease: &str,
+    images: &ImageStore,
+    af: &ArchiveFiles,
+) -> Result<Vec<Loaded>, ArchiveError> {
     let resolve = |p: &str| af.resolve(p);
     let meta = &af.meta;
     let mj = meta.get("manifest.json").ok_or(ArchiveError::NoManifest)?;
@@ -451,8 +505,21 @@ fn layer_identity(
     Ok((mt, h.digest()))
 }
 
+/// One image of a `docker save` archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveItem {
+    /// What names the image in messages (a record name, an ID).
+    pub name: String,
+    /// The image's manifest, or an index resolved to the platform's one.
+    pub target: Descriptor,
+    /// The tags recorded for it (`RepoTags`, `repositories`); references
+    /// without a tag are skipped.
+    pub tags: Vec<Reference>,
+}
+
 /// Writes the images `names` (record names) as a `docker save` archive.
-/// An index is resolved to `platform`'s manifest.
+/// An index is resolved to `platform`'s manifest. Record names that are
+/// image IDs (`sha256:…`) add no tag.
 pub fn save_docker_archive(
     content: &Store,
     images: &ImageStore,
@@ -460,15 +527,41 @@ pub fn save_docker_archive(
     platform: &Platform,
     out: impl Write,
 ) -> Result<(), ArchiveError> {
-    let mut b = tar::Builder::new(out);
-    let mut written: BTreeSet<String> = BTreeSet::new();
-    let mut manifest_json = Vec::new();
-    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    // Several names of one image become one entry with several RepoTags.
-    let mut by_id: BTreeMap<Digest, usize> = BTreeMap::new();
+    let mut items = Vec::new();
     for name in names {
         let rec = images.get(name).map_err(ArchiveError::Records)?;
-        let image = name.to_string();
+        let tags = if name.starts_with("sha256:") {
+            Vec::new()
+        } else {
+            Reference::parse_normalized(name).into_iter().collect()
+        };
+        items.push(SaveItem {
+            name: name.to_string(),
+            target: rec.target,
+            tags,
+        });
+    }
+    save_docker_archive_items(content, &items, platform, out)
+}
+
+/// Writes `items` as a `docker save` archive: `<config hex>.json`,
+/// `<diff ID hex>/layer.tar` per layer (each written once), then
+/// `manifest.json` (one entry per image, items of the same image merged)
+/// and `repositories` when any tag was saved.
+pub fn save_docker_archive_items(
+    content: &Store,
+    items: &[SaveItem],
+    platform: &Platform,
+    out: impl Write,
+) -> Result<(), ArchiveError> {
+    let mut b = tar::Builder::new(out);
+    let mut written: BTreeSet<String> = BTreeSet::new();
+    let mut manifest_json: Vec<ArchiveManifest> = Vec::new();
+    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    // Several items of one image become one entry with several RepoTags.
+    let mut by_id: BTreeMap<Digest, usize> = BTreeMap::new();
+    for item in items {
+        let image = item.name.clone();
         let cerr = |source| ArchiveError::Content {
             image: image.clone(),
             source,
@@ -477,7 +570,7 @@ pub fn save_docker_archive(
             image: image.clone(),
             source,
         };
-        let mut desc = rec.target.clone();
+        let mut desc = item.target.clone();
         let m = loop {
             let bytes = content.read(&desc.digest).map_err(cerr)?;
             match manifest::parse(&desc.digest, Some(&desc.media_type), &bytes).map_err(merr)? {
@@ -511,18 +604,9 @@ pub fn save_docker_archive(
             }
             layer_paths.push(path);
         }
-        let tag = Reference::parse_normalized(name)
-            .ok()
-            .filter(|r| r.tag.is_some());
-        if let Some(r) = &tag {
-            if let (Some(t), Some(top)) = (&r.tag, layer_paths.last()) {
-                let top = top.trim_end_matches("/layer.tar").to_owned();
-                repositories
-                    .entry(r.familiar_name())
-                    .or_default()
-                    .insert(t.clone(), top);
-            }
-        }
+        let top = layer_paths
+            .last()
+            .map(|p| p.trim_end_matches("/layer.tar").to_owned());
         let idx = *by_id.entry(m.config.digest).or_insert_with(|| {
             manifest_json.push(ArchiveManifest {
                 config: config_name.clone(),
@@ -531,11 +615,18 @@ pub fn save_docker_archive(
             });
             manifest_json.len() - 1
         });
-        if let Some(r) = tag {
-            manifest_json[idx]
-                .repo_tags
-                .get_or_insert_with(Vec::new)
-                .push(r.familiar_string());
+        for r in item.tags.iter().filter(|r| r.tag.is_some()) {
+            if let (Some(t), Some(top)) = (&r.tag, &top) {
+                repositories
+                    .entry(r.familiar_name())
+                    .or_default()
+                    .insert(t.clone(), top.clone());
+            }
+            let tags = manifest_json[idx].repo_tags.get_or_insert_with(Vec::new);
+            let s = r.familiar_string();
+            if !tags.contains(&s) {
+                tags.push(s);
+            }
         }
     }
     let mj = serde_json::to_vec(&manifest_json).unwrap_or_default();

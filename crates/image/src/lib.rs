@@ -20,6 +20,9 @@ pub mod store;
 pub mod unpack;
 pub mod usage;
 
-pub use archive::{Loaded, load_docker_archive, save_docker_archive};
+pub use archive::{
+    AnyLoaded, Loaded, SaveItem, load_any_archive, load_docker_archive, save_docker_archive,
+    save_docker_archive_items,
+};
 pub use store::{ImageRecord, ImageStore};
 pub use unpack::{Unpacked, unpack};

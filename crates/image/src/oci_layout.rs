@@ -158,25 +158,35 @@ pub fn load_oci_layout_tar(
     with_lease(leases, |lease| {
         let af = ArchiveFiles::ingest(content, leases, lease, archive)
             .map_err(OciLayoutError::Archive)?;
-        let layout = af
-            .meta
-            .get("oci-layout")
-            .ok_or(OciLayoutError::MissingFile("oci-layout"))?;
-        let index = af
-            .meta
-            .get("index.json")
-            .ok_or(OciLayoutError::MissingFile("index.json"))?;
-        let mut fetch = |d: &Descriptor| -> Result<(), OciLayoutError> {
-            // Every blob of the tar is already stored (and verified against
-            // its name); anything else is missing.
-            if content.contains(&d.digest) && af.files.values().any(|x| *x == d.digest) {
-                Ok(())
-            } else {
-                Err(OciLayoutError::MissingBlob(d.digest))
-            }
-        };
-        load_common(content, images, layout, index, repo, &mut fetch)
+        load_files(content, images, &af, repo)
     })
+}
+
+/// Loads the layout whose files an archive ingest already stored.
+pub(crate) fn load_files(
+    content: &Store,
+    images: &ImageStore,
+    af: &ArchiveFiles,
+    repo: Option<&str>,
+) -> Result<Vec<OciLoaded>, OciLayoutError> {
+    let layout = af
+        .meta
+        .get("oci-layout")
+        .ok_or(OciLayoutError::MissingFile("oci-layout"))?;
+    let index = af
+        .meta
+        .get("index.json")
+        .ok_or(OciLayoutError::MissingFile("index.json"))?;
+    let mut fetch = |d: &Descriptor| -> Result<(), OciLayoutError> {
+        // Every blob of the tar is already stored (and verified against
+        // its name); anything else is missing.
+        if content.contains(&d.digest) && af.files.values().any(|x| *x == d.digest) {
+            Ok(())
+        } else {
+            Err(OciLayoutError::MissingBlob(d.digest))
+        }
+    };
+    load_common(content, images, layout, index, repo, &mut fetch)
 }
 
 fn with_lease<T>(

@@ -104,6 +104,23 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Creates or replaces `put` and removes `delete` in one atomic write
+    /// (so a retag or an untag is never seen half done). Names in `delete`
+    /// that do not exist are skipped; a name in both ends up put.
+    pub fn update(&self, put: Vec<ImageRecord>, delete: &[String]) -> Result<(), ImageStoreError> {
+        let mut cur = self.lock();
+        let mut next = cur.clone();
+        for name in delete {
+            next.remove(name);
+        }
+        for r in put {
+            next.insert(r.name.clone(), r);
+        }
+        self.save(&next)?;
+        *cur = next;
+        Ok(())
+    }
+
     pub fn get(&self, name: &str) -> Result<ImageRecord, ImageStoreError> {
         self.lock()
             .get(name)
@@ -173,5 +190,59 @@ impl ChildResolver for ManifestChildren {
             // A config or other JSON blob: no references.
             Err(_) => Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::MT_DOCKER_MANIFEST;
+
+    fn rec(name: &str, n: u8) -> ImageRecord {
+        ImageRecord {
+            name: name.to_owned(),
+            target: Descriptor {
+                media_type: MT_DOCKER_MANIFEST.to_owned(),
+                digest: Digest::of(&[n]),
+                size: 1,
+                urls: vec![],
+                annotations: BTreeMap::new(),
+                platform: None,
+            },
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn update_puts_and_deletes_in_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("images.json");
+        let s = ImageStore::open(&path).unwrap();
+        s.put_all(vec![rec("a", 1), rec("b", 1)]).unwrap();
+        s.update(
+            vec![rec("c", 2), rec("b", 3)],
+            &["a".into(), "b".into(), "gone".into()],
+        )
+        .unwrap();
+        let names = |s: &ImageStore| -> Vec<(String, Digest)> {
+            s.list()
+                .into_iter()
+                .map(|r| (r.name, r.target.digest))
+                .collect()
+        };
+        let want = vec![
+            ("b".to_owned(), Digest::of(&[3])),
+            ("c".to_owned(), Digest::of(&[2])),
+        ];
+        assert_eq!(
+            names(&s),
+            want,
+            "put wins over delete; unknown names skipped"
+        );
+        assert_eq!(names(&ImageStore::open(&path).unwrap()), want, "persisted");
+        // A failed write changes nothing in memory either.
+        fs::remove_dir_all(dir.path()).unwrap();
+        assert!(s.update(vec![], &["b".into()]).is_err());
+        assert_eq!(names(&s), want);
     }
 }

@@ -69,7 +69,10 @@ pub struct Config {
     /// Seconds to wait after the stop signal before killing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    #[serde(skip_serializing_if = "is_none_or_empty", deserialize_with = "str_slice")]
+    #[serde(
+        skip_serializing_if = "is_none_or_empty",
+        deserialize_with = "str_slice"
+    )]
     pub shell: Option<Vec<String>>,
 }
 

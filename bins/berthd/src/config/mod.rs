@@ -1,0 +1,475 @@
+//! berthd's configuration: command-line flags with dockerd's names, merged
+//! with a daemon configuration file with dockerd's `daemon.json` keys.
+//!
+//! The rules are dockerd's: a key the file does not know is an error, and
+//! so is a setting given both as a flag and in the file. A missing file is
+//! fine at the default location and an error when `--config-file` names it.
+//! The merge produces a [`DaemonConfig`]; [`DaemonConfig::engine_config`]
+//! turns it into the engine's configuration.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use berth_engine::{EngineConfig, LogDriver, RuntimeSpec};
+use clap::{ArgAction, Parser};
+use serde_json::{Map, Value};
+
+use crate::listen::{Host, HostError};
+use crate::log::Level;
+
+mod file;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use file::{FileConfig, check_file, read_file};
+use values::{check_ulimit, log_driver, parse_ulimit};
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/berth";
+pub const DEFAULT_PIDFILE: &str = "/run/berthd.pid";
+/// The runtime containers use unless `--default-runtime` says otherwise.
+pub const DEFAULT_RUNTIME: &str = "berth-runc";
+/// Runtimes the daemon always registers; `--add-runtime` cannot redefine them.
+const BUILTIN_RUNTIMES: &[&str] = &["berth-runc", "runc"];
+/// The daemon's command line (dockerd's flag names for what berth supports).
+#[derive(Debug, Default, Clone, Parser)]
+#[command(
+    name = "berthd",
+    about = "A self-sufficient runtime for containers (berth daemon)",
+    version,
+    disable_version_flag = true,
+    // pflag semantics: a repeated single-value flag takes the last value.
+    args_override_self = true
+)]
+pub struct Flags {
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+    /// Daemon configuration file
+    #[arg(long = "config-file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+    /// Root directory of persistent state
+    #[arg(long = "data-root", value_name = "PATH")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory for execution state files
+    #[arg(long = "exec-root", value_name = "PATH")]
+    pub exec_root: Option<PathBuf>,
+    /// Path to use for the daemon PID file
+    #[arg(short = 'p', long = "pidfile", value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool)]
+    pub debug: Option<bool>,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Daemon socket(s) to connect to (unix://PATH, tcp://HOST:PORT, fd://[N])
+    #[arg(short = 'H', long = "host", value_name = "ADDR")]
+    pub hosts: Vec<String>,
+    /// Default OCI runtime for containers
+    #[arg(long = "default-runtime", value_name = "NAME")]
+    pub default_runtime: Option<String>,
+    /// Register an additional OCI compatible runtime (NAME=PATH)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtime: Vec<String>,
+    /// Enable live restore of containers when the daemon stops
+    #[arg(long = "live-restore", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool)]
+    pub live_restore: Option<bool>,
+    /// Default driver for container logs (json-file, local, none)
+    #[arg(long = "log-driver", value_name = "NAME")]
+    pub log_driver: Option<String>,
+    /// Default log driver options for containers (KEY=VALUE)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
+    /// Storage driver to use (overlay, native)
+    #[arg(short = 's', long = "storage-driver", value_name = "NAME")]
+    pub storage_driver: Option<String>,
+    /// Default ulimits for containers (NAME=SOFT[:HARD])
+    #[arg(long = "default-ulimit", value_name = "ULIMIT")]
+    pub default_ulimits: Vec<String>,
+    /// Set key=value labels to the daemon
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Default shutdown timeout in seconds
+    #[arg(long = "shutdown-timeout", value_name = "SECONDS")]
+    pub shutdown_timeout: Option<u64>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long = "tls", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool)]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote
+    #[arg(long = "tlsverify", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool)]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA
+    #[arg(long = "tlscacert", value_name = "PATH")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file
+    #[arg(long = "tlscert", value_name = "PATH")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file
+    #[arg(long = "tlskey", value_name = "PATH")]
+    pub tlskey: Option<PathBuf>,
+}
+
+/// Go's strconv.ParseBool, which pflag uses for `--debug=false`.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+    }
+}
+
+/// The daemon's resolved configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// The file that was read (it may not exist at the default location).
+    pub config_file: PathBuf,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub pidfile: PathBuf,
+    pub debug: bool,
+    /// The effective level: debug mode forces `Debug`.
+    pub log_level: Level,
+    /// Where the API listens; never empty.
+    pub hosts: Vec<Host>,
+    pub default_runtime: String,
+    /// Runtimes added by flags or the file (the built-in ones are not listed).
+    pub runtimes: BTreeMap<String, RuntimeSpec>,
+    pub live_restore: bool,
+    pub log_driver: LogDriver,
+    /// "overlay" or "native".
+    pub storage_driver: String,
+    pub default_ulimits: BTreeMap<String, (i64, i64)>,
+    pub labels: Vec<String>,
+    pub shutdown_timeout: u64,
+}
+
+/// Errors of reading and validating the configuration. Messages follow
+/// dockerd's where it has one for the same mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("read configuration file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unable to configure the berth daemon with file {path}: {source}")]
+    ParseFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "unable to configure the berth daemon with file {path}: the configuration is not a JSON object"
+    )]
+    NotAnObject { path: PathBuf },
+    #[error(
+        "unable to configure the berth daemon with file {path}: the following directives don't match any configuration option: {keys}"
+    )]
+    UnknownKeys { path: PathBuf, keys: String },
+    #[error(
+        "unable to configure the berth daemon with file {path}: the following directives are specified both as a flag and in the configuration file: {conflicts}"
+    )]
+    Conflicts { path: PathBuf, conflicts: String },
+    #[error("unable to parse logging level: {0}")]
+    LogLevel(String),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("invalid runtime {0:?}: expected NAME=PATH")]
+    RuntimeFormat(String),
+    #[error("runtime name '{0}' is reserved")]
+    RuntimeReserved(String),
+    #[error("runtime {0:?} has no path")]
+    RuntimeNoPath(String),
+    #[error("specified default runtime '{0}' does not exist")]
+    NoSuchDefaultRuntime(String),
+    #[error("log driver {0:?} is not supported (supported: json-file, local, none)")]
+    LogDriver(String),
+    #[error("log opt {0:?} is not of the form KEY=VALUE")]
+    LogOptFormat(String),
+    #[error("unknown log opt '{key}' for {driver} log driver")]
+    LogOpt { driver: String, key: String },
+    #[error("invalid max-size {0:?}: expected a positive size such as 10m")]
+    MaxSize(String),
+    #[error("invalid max-file {0:?}: expected a positive integer")]
+    MaxFile(String),
+    #[error("max-file cannot be greater than one when max-size is not set")]
+    MaxFileWithoutMaxSize,
+    #[error("storage driver {0:?} is not supported (supported: overlay, native)")]
+    StorageDriver(String),
+    #[error("invalid ulimit {value:?}: {reason}")]
+    Ulimit { value: String, reason: &'static str },
+    #[error("invalid label {0:?}: expected KEY=VALUE")]
+    Label(String),
+    #[error(
+        "TLS is not supported yet: remove {0} (plain TCP is served on loopback addresses only)"
+    )]
+    TlsUnsupported(&'static str),
+}
+
+impl Flags {
+    /// The file keys of the settings given on the command line, each with
+    /// its value as dockerd prints it in a conflict (`[a b]` for lists).
+    fn given(&self) -> BTreeMap<&'static str, String> {
+        fn list(v: &[String]) -> String {
+            format!("[{}]", v.join(" "))
+        }
+        let mut m = BTreeMap::new();
+        let mut put = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                m.insert(k, v);
+            }
+        };
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| list(v));
+        put("data-root", path(&self.data_root));
+        put("exec-root", path(&self.exec_root));
+        put("pidfile", path(&self.pidfile));
+        put("debug", self.debug.map(|b| b.to_string()));
+        put("log-level", self.log_level.clone());
+        put("hosts", nonempty(&self.hosts));
+        put("default-runtime", self.default_runtime.clone());
+        put("runtimes", nonempty(&self.add_runtime));
+        put("live-restore", self.live_restore.map(|b| b.to_string()));
+        put("log-driver", self.log_driver.clone());
+        put("log-opts", nonempty(&self.log_opts));
+        put("storage-driver", self.storage_driver.clone());
+        put("default-ulimits", nonempty(&self.default_ulimits));
+        put("labels", nonempty(&self.labels));
+        put(
+            "shutdown-timeout",
+            self.shutdown_timeout.map(|t| t.to_string()),
+        );
+        put("tls", self.tls.map(|b| b.to_string()));
+        put("tlsverify", self.tlsverify.map(|b| b.to_string()));
+        put("tlscacert", path(&self.tlscacert));
+        put("tlscert", path(&self.tlscert));
+        put("tlskey", path(&self.tlskey));
+        m
+    }
+}
+
+impl DaemonConfig {
+    /// Reads the configuration file named by the flags (or the default
+    /// one) and merges it with the flags. Called at start and on SIGHUP.
+    pub fn load(flags: &Flags) -> Result<DaemonConfig, ConfigError> {
+        let path = flags
+            .config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let file = read_file(&path, flags.config_file.is_some())?;
+        Self::merge(flags, path, file)
+    }
+
+    /// Merges flags and an already-read file (`None`: no file).
+    fn merge(
+        flags: &Flags,
+        path: PathBuf,
+        file: Option<Map<String, Value>>,
+    ) -> Result<DaemonConfig, ConfigError> {
+        let file: FileConfig = match file {
+            None => FileConfig::default(),
+            Some(map) => {
+                check_file(&path, &map, &flags.given())?;
+                serde_json::from_value(Value::Object(map)).map_err(|source| {
+                    ConfigError::ParseFile {
+                        path: path.clone(),
+                        source,
+                    }
+                })?
+            }
+        };
+
+        // TLS first: a daemon told to use TLS must not come up without it.
+        let tls_asked = [
+            ("--tls", flags.tls.or(file.tls).unwrap_or(false)),
+            (
+                "--tlsverify",
+                flags.tlsverify.or(file.tlsverify).unwrap_or(false),
+            ),
+            (
+                "--tlscacert",
+                flags.tlscacert.is_some() || file.tlscacert.is_some(),
+            ),
+            (
+                "--tlscert",
+                flags.tlscert.is_some() || file.tlscert.is_some(),
+            ),
+            ("--tlskey", flags.tlskey.is_some() || file.tlskey.is_some()),
+        ];
+        if let Some((name, _)) = tls_asked.iter().find(|(_, on)| *on) {
+            return Err(ConfigError::TlsUnsupported(name));
+        }
+
+        let data_root = flags
+            .data_root
+            .clone()
+            .or(file.data_root)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_ROOT));
+        let exec_root = flags
+            .exec_root
+            .clone()
+            .or(file.exec_root)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_EXEC_ROOT));
+        let pidfile = flags
+            .pidfile
+            .clone()
+            .or(file.pidfile)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
+        let debug = flags.debug.or(file.debug).unwrap_or(false);
+        let log_level = match flags.log_level.clone().or(file.log_level) {
+            Some(l) => Level::parse(&l).ok_or(ConfigError::LogLevel(l))?,
+            None => Level::Info,
+        };
+        let log_level = if debug { Level::Debug } else { log_level };
+
+        let host_specs = if flags.hosts.is_empty() {
+            file.hosts.unwrap_or_default()
+        } else {
+            flags.hosts.clone()
+        };
+        let mut hosts = Vec::new();
+        for spec in &host_specs {
+            hosts.push(Host::parse(spec, &exec_root)?);
+        }
+        if hosts.is_empty() {
+            hosts.push(Host::Unix(exec_root.join("berth.sock")));
+        }
+
+        let mut runtimes = BTreeMap::new();
+        for spec in &flags.add_runtime {
+            let (name, path) = spec
+                .split_once('=')
+                .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+                .ok_or_else(|| ConfigError::RuntimeFormat(spec.clone()))?;
+            runtimes.insert(
+                name.to_string(),
+                RuntimeSpec {
+                    path: PathBuf::from(path),
+                    args: Vec::new(),
+                },
+            );
+        }
+        for (name, rt) in file.runtimes.unwrap_or_default() {
+            let path = rt
+                .path
+                .ok_or_else(|| ConfigError::RuntimeNoPath(name.clone()))?;
+            runtimes.insert(
+                name,
+                RuntimeSpec {
+                    path,
+                    args: rt.runtime_args,
+                },
+            );
+        }
+        if let Some(name) = runtimes
+            .keys()
+            .find(|n| BUILTIN_RUNTIMES.contains(&n.as_str()))
+        {
+            return Err(ConfigError::RuntimeReserved(name.clone()));
+        }
+        let default_runtime = flags
+            .default_runtime
+            .clone()
+            .or(file.default_runtime)
+            .unwrap_or_else(|| DEFAULT_RUNTIME.to_string());
+        if !BUILTIN_RUNTIMES.contains(&default_runtime.as_str())
+            && !runtimes.contains_key(&default_runtime)
+        {
+            return Err(ConfigError::NoSuchDefaultRuntime(default_runtime));
+        }
+
+        let mut log_opts = BTreeMap::new();
+        for opt in &flags.log_opts {
+            let (k, v) = opt
+                .split_once('=')
+                .ok_or_else(|| ConfigError::LogOptFormat(opt.clone()))?;
+            log_opts.insert(k.to_string(), v.to_string());
+        }
+        log_opts.extend(file.log_opts.unwrap_or_default());
+        let log_driver = log_driver(
+            flags.log_driver.as_deref().or(file.log_driver.as_deref()),
+            &log_opts,
+        )?;
+
+        let storage_driver = match flags
+            .storage_driver
+            .clone()
+            .or(file.storage_driver)
+            .as_deref()
+        {
+            // overlay2 and vfs are dockerd's names for the same two drivers.
+            None | Some("overlay") | Some("overlay2") => "overlay".to_string(),
+            Some("native") | Some("vfs") => "native".to_string(),
+            Some(other) => return Err(ConfigError::StorageDriver(other.to_string())),
+        };
+
+        let mut default_ulimits = BTreeMap::new();
+        for spec in &flags.default_ulimits {
+            let (name, soft, hard) = parse_ulimit(spec)?;
+            default_ulimits.insert(name, (soft, hard));
+        }
+        for (key, u) in file.default_ulimits.unwrap_or_default() {
+            let name = u.name.unwrap_or_else(|| key.clone());
+            let value = format!("{key}={}:{}", u.soft, u.hard);
+            check_ulimit(&name, u.soft, u.hard, &value)?;
+            default_ulimits.insert(name, (u.soft, u.hard));
+        }
+
+        let labels = if flags.labels.is_empty() {
+            file.labels.unwrap_or_default()
+        } else {
+            flags.labels.clone()
+        };
+        if let Some(bad) = labels
+            .iter()
+            .find(|l| !l.contains('=') || l.starts_with('='))
+        {
+            return Err(ConfigError::Label(bad.clone()));
+        }
+
+        Ok(DaemonConfig {
+            config_file: path,
+            data_root,
+            exec_root,
+            pidfile,
+            debug,
+            log_level,
+            hosts,
+            default_runtime,
+            runtimes,
+            live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
+            log_driver,
+            storage_driver,
+            default_ulimits,
+            labels,
+            shutdown_timeout: flags
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .unwrap_or(15),
+        })
+    }
+
+    /// The engine's configuration: the engine's defaults under our roots
+    /// (berth-runc next to this binary, runc from PATH), plus our settings.
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut cfg = EngineConfig::with_roots(self.data_root.clone(), self.exec_root.clone());
+        cfg.default_runtime = self.default_runtime.clone();
+        cfg.runtimes.extend(self.runtimes.clone());
+        cfg.log_driver = self.log_driver.clone();
+        cfg.storage_driver = self.storage_driver.clone();
+        cfg.default_ulimits = self.default_ulimits.clone();
+        cfg.labels = self.labels.clone();
+        cfg.live_restore = self.live_restore;
+        cfg.debug = self.debug;
+        cfg.shutdown_timeout = self.shutdown_timeout;
+        cfg
+    }
+}

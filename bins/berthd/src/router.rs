@@ -1,0 +1,285 @@
+//! The route table: a request's method and path to a [`Route`] value.
+//!
+//! Paths may carry a `/vX.Y` version prefix (dockerd's `/v{version:[0-9.]+}`).
+//! Image names contain `/`, so image routes are matched on their last
+//! segment (`/images/{name...}/json`), not with a fixed-arity pattern.
+//! Segments are percent-decoded before matching.
+
+use http::Method;
+
+use berth_api_types::error::parse_version_prefix;
+
+use crate::query::decode_path;
+
+/// What a container route does to the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerOp {
+    Inspect,
+    Top,
+    Logs,
+    Changes,
+    Export,
+    Stats,
+    Start,
+    Stop,
+    Restart,
+    Kill,
+    Wait,
+    Attach,
+    AttachWs,
+    Resize,
+    Pause,
+    Unpause,
+    Rename,
+    Update,
+    Remove,
+    ArchiveStat,
+    ArchiveGet,
+    ArchivePut,
+    ExecCreate,
+}
+
+/// One endpoint of the Engine API, with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Ping,
+    Version,
+    Info,
+    Events,
+    SystemDf,
+    Auth,
+    ImageList,
+    /// `POST /images/create`: import (`fromSrc`) or pull (`fromImage`).
+    ImageCreate,
+    ImageLoad,
+    /// `GET /images/get?names=...`
+    ImageSaveMany,
+    ImageSearch,
+    ImagePrune,
+    ImageInspect(String),
+    ImageHistory(String),
+    ImageSave(String),
+    ImageTag(String),
+    ImagePush(String),
+    ImageRemove(String),
+    Commit,
+    Build,
+    ContainerList,
+    ContainerCreate,
+    ContainerPrune,
+    Container(String, ContainerOp),
+    ExecStart(String),
+    ExecResize(String),
+    ExecInspect(String),
+    PluginInspect(String),
+}
+
+/// A matched request: the route and the version its prefix asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub version: Option<String>,
+    pub route: Route,
+}
+
+/// Matches a request; `None` is dockerd's 404 "page not found".
+pub fn route(method: &Method, path: &str) -> Option<Routed> {
+    let (version, rest) = parse_version_prefix(path);
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode_path)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let route = match_segments(method, &segs)?;
+    Some(Routed {
+        version: version.map(str::to_string),
+        route,
+    })
+}
+
+fn match_segments(m: &Method, segs: &[&str]) -> Option<Route> {
+    use ContainerOp as C;
+    let get = m == Method::GET;
+    let post = m == Method::POST;
+    let head = m == Method::HEAD;
+    Some(match segs {
+        ["_ping"] if get || head => Route::Ping,
+        ["version"] if get => Route::Version,
+        ["info"] if get => Route::Info,
+        ["events"] if get => Route::Events,
+        ["system", "df"] if get => Route::SystemDf,
+        ["auth"] if post => Route::Auth,
+        ["commit"] if post => Route::Commit,
+        ["build"] if post => Route::Build,
+        ["images", rest @ ..] => return match_image(m, rest),
+        ["containers", "json"] if get => Route::ContainerList,
+        ["containers", "create"] if post => Route::ContainerCreate,
+        ["containers", "prune"] if post => Route::ContainerPrune,
+        ["containers", id] if m == Method::DELETE => Route::Container(id.to_string(), C::Remove),
+        ["containers", id, op] => {
+            let op = match (m.as_str(), *op) {
+                ("GET", "json") => C::Inspect,
+                ("GET", "top") => C::Top,
+                ("GET", "logs") => C::Logs,
+                ("GET", "changes") => C::Changes,
+                ("GET", "export") => C::Export,
+                ("GET", "stats") => C::Stats,
+                ("POST", "start") => C::Start,
+                ("POST", "stop") => C::Stop,
+                ("POST", "restart") => C::Restart,
+                ("POST", "kill") => C::Kill,
+                ("POST", "wait") => C::Wait,
+                ("POST", "attach") => C::Attach,
+                ("POST", "resize") => C::Resize,
+                ("POST", "pause") => C::Pause,
+                ("POST", "unpause") => C::Unpause,
+                ("POST", "rename") => C::Rename,
+                ("POST", "update") => C::Update,
+                ("POST", "exec") => C::ExecCreate,
+                ("HEAD", "archive") => C::ArchiveStat,
+                ("GET", "archive") => C::ArchiveGet,
+                ("PUT", "archive") => C::ArchivePut,
+                _ => return None,
+            };
+            Route::Container(id.to_string(), op)
+        }
+        ["containers", id, "attach", "ws"] if get => Route::Container(id.to_string(), C::AttachWs),
+        ["exec", id, "start"] if post => Route::ExecStart(id.to_string()),
+        ["exec", id, "resize"] if post => Route::ExecResize(id.to_string()),
+        ["exec", id, "json"] if get => Route::ExecInspect(id.to_string()),
+        ["plugins", name @ .., "json"] if get && !name.is_empty() => {
+            Route::PluginInspect(name.join("/"))
+        }
+        _ => return None,
+    })
+}
+
+fn match_image(m: &Method, rest: &[&str]) -> Option<Route> {
+    let get = m == Method::GET;
+    let post = m == Method::POST;
+    match rest {
+        [] => None,
+        ["json"] if get => Some(Route::ImageList),
+        ["create"] if post => Some(Route::ImageCreate),
+        ["load"] if post => Some(Route::ImageLoad),
+        ["get"] if get => Some(Route::ImageSaveMany),
+        ["search"] if get => Some(Route::ImageSearch),
+        ["prune"] if post => Some(Route::ImagePrune),
+        _ if m == Method::DELETE => Some(Route::ImageRemove(rest.join("/"))),
+        [name @ .., op] if !name.is_empty() => {
+            let name = name.join("/");
+            match (m.as_str(), *op) {
+                ("GET", "json") => Some(Route::ImageInspect(name)),
+                ("GET", "history") => Some(Route::ImageHistory(name)),
+                ("GET", "get") => Some(Route::ImageSave(name)),
+                ("POST", "tag") if post => Some(Route::ImageTag(name)),
+                ("POST", "push") if post => Some(Route::ImagePush(name)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(m: Method, p: &str) -> Option<Route> {
+        route(&m, p).map(|r| r.route)
+    }
+
+    #[test]
+    fn version_prefix_is_optional() {
+        let a = route(&Method::GET, "/v1.41/info").unwrap();
+        assert_eq!(a.version.as_deref(), Some("1.41"));
+        assert_eq!(a.route, Route::Info);
+        let b = route(&Method::GET, "/info").unwrap();
+        assert_eq!(b.version, None);
+        assert_eq!(b.route, Route::Info);
+        assert_eq!(
+            route(&Method::HEAD, "/v1.50/_ping")
+                .unwrap()
+                .version
+                .as_deref(),
+            Some("1.50")
+        );
+        assert_eq!(r(Method::GET, "/vx/info"), None);
+    }
+
+    #[test]
+    fn image_names_with_slashes_route_by_suffix() {
+        assert_eq!(
+            r(
+                Method::GET,
+                "/v1.41/images/docker.io/library/busybox:latest/json"
+            ),
+            Some(Route::ImageInspect(
+                "docker.io/library/busybox:latest".into()
+            ))
+        );
+        assert_eq!(
+            r(Method::POST, "/images/a/b/tag"),
+            Some(Route::ImageTag("a/b".into()))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/images/reg:5000/a/json"),
+            Some(Route::ImageRemove("reg:5000/a/json".into()))
+        );
+        assert_eq!(r(Method::GET, "/images/json"), Some(Route::ImageList));
+        assert_eq!(
+            r(Method::GET, "/images/json/json"),
+            Some(Route::ImageInspect("json".into()))
+        );
+        assert_eq!(
+            r(Method::GET, "/images/a%2Fb/history"),
+            Some(Route::ImageHistory("a/b".into()))
+        );
+        assert_eq!(r(Method::GET, "/images/get"), Some(Route::ImageSaveMany));
+        assert_eq!(
+            r(Method::GET, "/images/x/get"),
+            Some(Route::ImageSave("x".into()))
+        );
+        assert_eq!(r(Method::POST, "/images/x/json"), None);
+        assert_eq!(r(Method::GET, "/images"), None);
+    }
+
+    #[test]
+    fn container_routes() {
+        assert_eq!(
+            r(Method::POST, "/v1.41/containers/abc/start"),
+            Some(Route::Container("abc".into(), ContainerOp::Start))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/containers/abc"),
+            Some(Route::Container("abc".into(), ContainerOp::Remove))
+        );
+        assert_eq!(
+            r(Method::HEAD, "/containers/abc/archive"),
+            Some(Route::Container("abc".into(), ContainerOp::ArchiveStat))
+        );
+        assert_eq!(
+            r(Method::GET, "/containers/json"),
+            Some(Route::ContainerList)
+        );
+        assert_eq!(r(Method::GET, "/containers/abc/start"), None);
+        assert_eq!(r(Method::POST, "/containers/abc/bogus"), None);
+        assert_eq!(
+            r(Method::POST, "/exec/e1/start"),
+            Some(Route::ExecStart("e1".into()))
+        );
+    }
+
+    #[test]
+    fn system_routes_and_plugins() {
+        assert_eq!(r(Method::HEAD, "/_ping"), Some(Route::Ping));
+        assert_eq!(r(Method::POST, "/_ping"), None);
+        assert_eq!(r(Method::GET, "/system/df"), Some(Route::SystemDf));
+        assert_eq!(
+            r(Method::GET, "/plugins/vieux/sshfs:latest/json"),
+            Some(Route::PluginInspect("vieux/sshfs:latest".into()))
+        );
+        assert_eq!(r(Method::GET, "/nope"), None);
+        assert_eq!(r(Method::GET, "/"), None);
+    }
+}

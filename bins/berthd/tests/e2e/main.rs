@@ -1,0 +1,16 @@
+//! End-to-end tests of berthd: each test starts its own daemon (temp data
+//! and exec roots, temp socket) and drives it with the real docker CLI and
+//! with raw HTTP for what the CLI does not reach.
+//!
+//! The daemon needs root; as root tests they skip with a notice otherwise.
+//! Container tests also need `berth-shim` and `berth-runc` built next to
+//! berthd (`cargo build --bins`).
+
+mod containers;
+mod daemon;
+mod harness;
+mod http;
+mod images;
+mod interactive;
+mod pty;
+mod system;

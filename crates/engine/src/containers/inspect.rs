@@ -1,0 +1,168 @@
+//! `GET /containers/{id}/json`: everything docker returns, with docker's
+//! zero values where berth has nothing to say.
+
+use std::collections::BTreeMap;
+
+use berth_api_types::container::{
+    GraphDriver, InspectResponse, MountPoint, NetworkSettings, State,
+};
+use berth_api_types::de::ZERO_TIME;
+use berth_api_types::network::EndpointSettings;
+
+use super::Error;
+use super::list::network_name;
+use super::store::ContainerRecord;
+use crate::Engine;
+
+/// The mounts a container shows: its binds and `--mount`s.
+pub(crate) fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
+    let mut out = Vec::new();
+    for b in rec.host_config.binds.iter().flatten() {
+        let mut parts = b.splitn(3, ':');
+        let source = parts.next().unwrap_or("").to_string();
+        let destination = parts.next().unwrap_or("").to_string();
+        let mode = parts.next().unwrap_or("").to_string();
+        let opts: Vec<&str> = mode.split(',').collect();
+        let propagation = opts
+            .iter()
+            .find(|o| {
+                matches!(
+                    **o,
+                    "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                )
+            })
+            .unwrap_or(&"rprivate")
+            .to_string();
+        out.push(MountPoint {
+            r#type: "bind".to_string(),
+            name: String::new(),
+            source,
+            destination,
+            driver: String::new(),
+            rw: !opts.contains(&"ro"),
+            mode,
+            propagation,
+        });
+    }
+    for m in rec.host_config.mounts.iter().flatten() {
+        out.push(MountPoint {
+            r#type: m.r#type.clone(),
+            name: String::new(),
+            source: m.source.clone(),
+            destination: m.target.clone(),
+            driver: String::new(),
+            mode: String::new(),
+            rw: !m.read_only,
+            propagation: match m.r#type.as_str() {
+                "bind" => m
+                    .bind_options
+                    .as_ref()
+                    .map(|b| b.propagation.clone())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "rprivate".to_string()),
+                _ => String::new(),
+            },
+        });
+    }
+    out
+}
+
+fn time_or_zero(t: &str) -> String {
+    if t.is_empty() {
+        ZERO_TIME.to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+impl Engine {
+    /// Inspects a container (`GET /containers/{id}/json?size=`).
+    pub fn container_inspect(&self, reference: &str, size: bool) -> Result<InspectResponse, Error> {
+        let c = self.containers.get(reference)?;
+        let rec = c.snapshot();
+        let s = &rec.state;
+        let mounts = self.images.rootfs_mounts(&rec.id).unwrap_or_default();
+        let mut graph = BTreeMap::new();
+        for m in &mounts {
+            if m.kind == "overlay" {
+                graph.insert("LowerDir".to_string(), m.lowerdirs().join(":"));
+                if let Some(u) = m.upperdir() {
+                    graph.insert("UpperDir".to_string(), u.to_string());
+                }
+                if let Some(w) = m.workdir() {
+                    graph.insert("WorkDir".to_string(), w.to_string());
+                }
+            }
+        }
+        graph.insert(
+            "MergedDir".to_string(),
+            super::rootfs::rootfs_path(&self.containers.data_dir, &rec.id)
+                .display()
+                .to_string(),
+        );
+        let (size_rw, size_root_fs) = if size {
+            let (rw, root) = self.container_sizes(&rec);
+            (Some(rw), Some(root))
+        } else {
+            (None, None)
+        };
+        let net = network_name(&rec.host_config.network_mode).to_string();
+        let sandbox_key = if s.running && s.pid > 0 && rec.host_config.network_mode != "host" {
+            format!("/proc/{}/ns/net", s.pid)
+        } else {
+            String::new()
+        };
+        Ok(InspectResponse {
+            id: rec.id.clone(),
+            created: rec.created.clone(),
+            path: rec.path.clone(),
+            args: Some(rec.args.clone()),
+            state: State {
+                status: s.status().to_string(),
+                running: s.running,
+                paused: s.paused,
+                restarting: s.restarting,
+                oom_killed: s.oom_killed,
+                dead: s.dead,
+                pid: s.pid,
+                exit_code: s.exit_code,
+                error: s.error.clone(),
+                started_at: time_or_zero(&s.started_at),
+                finished_at: time_or_zero(&s.finished_at),
+                health: None,
+            },
+            image: rec.image.clone(),
+            resolv_conf_path: rec.resolv_conf_path.clone(),
+            hostname_path: rec.hostname_path.clone(),
+            hosts_path: rec.hosts_path.clone(),
+            log_path: rec.log_path.clone(),
+            name: rec.name.clone(),
+            restart_count: rec.restart_count,
+            driver: rec.driver.clone(),
+            platform: "linux".to_string(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: {
+                let ids = self.containers.execs.ids_of(&rec.id);
+                (!ids.is_empty()).then_some(ids)
+            },
+            host_config: rec.host_config.clone(),
+            graph_driver: GraphDriver {
+                data: Some(graph),
+                name: rec.driver.clone(),
+            },
+            size_rw,
+            size_root_fs,
+            mounts: Some(mount_points(&rec)),
+            config: rec.config.clone(),
+            network_settings: NetworkSettings {
+                sandbox_id: String::new(),
+                sandbox_key,
+                ports: Some(BTreeMap::new()),
+                networks: Some(BTreeMap::from([(net, EndpointSettings::default())])),
+                ..NetworkSettings::default()
+            },
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! A container record as the OCI spec builder's input, and the bundle's
+//! `config.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::store::ContainerRecord;
+use super::{Error, validate};
+use crate::Engine;
+use crate::oci::{self, NetNs, Ns, Resources, SpecInput};
+
+/// The namespace mode strings of docker (`container:<ref>`) resolved to
+/// the other container's namespace file, which must be running.
+fn join_ns(engine: &Engine, mode: &str, kind: &str) -> Result<Option<PathBuf>, Error> {
+    let Some(other) = mode.strip_prefix("container:") else {
+        return Ok(None);
+    };
+    let c = engine.containers.get(other)?;
+    let rec = c.record();
+    if !rec.state.running || rec.state.pid <= 0 {
+        return Err(Error::InvalidConfig {
+            message: format!(
+                "cannot join {kind} of a non running container: {}",
+                rec.name.trim_start_matches('/')
+            ),
+        });
+    }
+    Ok(Some(PathBuf::from(format!(
+        "/proc/{}/ns/{kind}",
+        rec.state.pid
+    ))))
+}
+
+/// The spec input of container `rec` with its rootfs mounted at `rootfs`.
+pub fn spec_input(
+    engine: &Engine,
+    rec: &ContainerRecord,
+    rootfs: &Path,
+) -> Result<SpecInput, Error> {
+    let c = &rec.config;
+    let h = &rec.host_config;
+    let r = &h.resources;
+    let netns = match h.network_mode.as_str() {
+        "host" => NetNs::Host,
+        m => match join_ns(engine, m, "net")? {
+            Some(p) => NetNs::Path(p),
+            // "default", "bridge", "none": a new namespace with only
+            // loopback until networking lands.
+            None => NetNs::New,
+        },
+    };
+    let ns = |mode: &str, kind: &str| -> Result<Ns, Error> {
+        Ok(match mode {
+            "host" => Ns::Host,
+            m => match join_ns(engine, m, kind)? {
+                Some(p) => Ns::Path(p),
+                None => Ns::New,
+            },
+        })
+    };
+    let mut binds: Vec<String> = h.binds.clone().unwrap_or_default();
+    let mut tmpfs: BTreeMap<String, String> = h.tmpfs.clone().unwrap_or_default();
+    for m in h.mounts.iter().flatten() {
+        match m.r#type.as_str() {
+            "bind" => {
+                let mut opts = vec![if m.read_only { "ro" } else { "rw" }.to_string()];
+                if let Some(p) = m.bind_options.as_ref().map(|b| b.propagation.clone()) {
+                    if !p.is_empty() {
+                        opts.push(p);
+                    }
+                }
+                binds.push(format!("{}:{}:{}", m.source, m.target, opts.join(",")));
+            }
+            "tmpfs" => {
+                let mut opts = Vec::new();
+                if let Some(t) = &m.tmpfs_options {
+                    if t.size_bytes > 0 {
+                        opts.push(format!("size={}", t.size_bytes));
+                    }
+                    if t.mode != 0 {
+                        opts.push(format!("mode={:o}", t.mode & 0o7777));
+                    }
+                }
+                if m.read_only {
+                    opts.push("ro".to_string());
+                }
+                tmpfs.insert(m.target.clone(), opts.join(","));
+            }
+            // Refused at create.
+            _ => {}
+        }
+    }
+    // Docker creates a missing bind source directory for `-v` (not for
+    // `--mount`, which create refuses earlier if it does not exist... we
+    // follow `-v` for both).
+    for b in &binds {
+        let src = b.split(':').next().unwrap_or("");
+        if src.starts_with('/') && !Path::new(src).exists() {
+            std::fs::create_dir_all(src).map_err(|source| Error::Io {
+                op: "create bind source",
+                path: PathBuf::from(src),
+                source,
+            })?;
+        }
+    }
+    let mut ulimits: BTreeMap<String, (i64, i64)> = engine.config().default_ulimits.clone();
+    for u in r.ulimits.iter().flatten() {
+        ulimits.insert(u.name.clone(), (u.soft, u.hard));
+    }
+    let devices = r
+        .devices
+        .iter()
+        .flatten()
+        .map(|d| {
+            let mut s = d.path_on_host.clone();
+            if !d.path_in_container.is_empty() {
+                s.push(':');
+                s.push_str(&d.path_in_container);
+            }
+            if !d.cgroup_permissions.is_empty() {
+                if d.path_in_container.is_empty() {
+                    s.push(':');
+                    s.push_str(&d.path_on_host);
+                }
+                s.push(':');
+                s.push_str(&d.cgroup_permissions);
+            }
+            s
+        })
+        .collect();
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    Ok(SpecInput {
+        id: rec.id.clone(),
+        args,
+        env: c.env.clone().unwrap_or_default(),
+        cwd: c.working_dir.clone(),
+        user: c.user.clone(),
+        tty: c.tty,
+        open_stdin: c.open_stdin,
+        hostname: c.hostname.clone(),
+        domainname: c.domainname.clone(),
+        rootfs: rootfs.to_path_buf(),
+        readonly_rootfs: h.readonly_rootfs,
+        privileged: h.privileged,
+        cap_add: h.cap_add.clone().unwrap_or_default(),
+        cap_drop: h.cap_drop.clone().unwrap_or_default(),
+        security_opt: h.security_opt.clone().unwrap_or_default(),
+        netns,
+        ipc: ns(&h.ipc_mode, "ipc")?,
+        pid: ns(&h.pid_mode, "pid")?,
+        uts_host: h.uts_mode == "host",
+        binds,
+        tmpfs,
+        hostname_file: PathBuf::from(&rec.hostname_path),
+        hosts_file: PathBuf::from(&rec.hosts_path),
+        resolv_file: PathBuf::from(&rec.resolv_conf_path),
+        shm_size: (h.shm_size > 0).then_some(h.shm_size),
+        ipc_shm: None,
+        init: if h.init == Some(true) {
+            validate::init_binary()
+        } else {
+            None
+        },
+        resources: Resources {
+            memory: r.memory,
+            memory_swap: r.memory_swap,
+            memory_reservation: r.memory_reservation,
+            nano_cpus: r.nano_cpus,
+            cpu_shares: r.cpu_shares,
+            cpu_quota: r.cpu_quota,
+            cpu_period: r.cpu_period,
+            cpuset_cpus: r.cpuset_cpus.clone(),
+            cpuset_mems: r.cpuset_mems.clone(),
+            pids_limit: r.pids_limit,
+            blkio_weight: r.blkio_weight,
+            oom_kill_disable: r.oom_kill_disable,
+            memory_swappiness: r.memory_swappiness,
+        },
+        ulimits: ulimits
+            .into_iter()
+            .map(|(name, (soft, hard))| (name, soft, hard))
+            .collect(),
+        oom_score_adj: h.oom_score_adj,
+        sysctls: h.sysctls.clone().unwrap_or_default(),
+        devices,
+        group_add: h.group_add.clone().unwrap_or_default(),
+        stop_signal: (!c.stop_signal.is_empty()).then(|| c.stop_signal.clone()),
+        masked_paths: h.masked_paths.clone(),
+        readonly_paths: h.readonly_paths.clone(),
+        cgroup_parent: (!r.cgroup_parent.is_empty()).then(|| r.cgroup_parent.clone()),
+        annotations: BTreeMap::new(),
+    })
+}
+
+/// Builds the spec of `rec` and writes it to `<bundle>/config.json`.
+pub fn write_bundle(
+    engine: &Engine,
+    rec: &ContainerRecord,
+    rootfs: &Path,
+    bundle: &Path,
+) -> Result<(), Error> {
+    let input = spec_input(engine, rec, rootfs)?;
+    let spec = oci::build_spec(&input).map_err(|source| Error::Spec {
+        id: rec.id.clone(),
+        source,
+    })?;
+    // A spec is plain data: serializing cannot fail.
+    let bytes = serde_json::to_vec(&spec).unwrap_or_default();
+    super::store::write_atomic(&bundle.join("config.json"), &bytes)
+}
+
+/// The OCI `LinuxResources` JSON of an update (`runtime update -r -`):
+/// only the fields the request sets.
+pub fn update_resources(r: &berth_api_types::container::Resources) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    let mut memory = serde_json::Map::new();
+    if r.memory != 0 {
+        memory.insert("limit".into(), r.memory.into());
+    }
+    if r.memory_reservation != 0 {
+        memory.insert("reservation".into(), r.memory_reservation.into());
+    }
+    if r.memory_swap != 0 {
+        memory.insert("swap".into(), r.memory_swap.into());
+    }
+    if !memory.is_empty() {
+        out.insert("memory".into(), memory.into());
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.cpu_shares != 0 {
+        cpu.insert("shares".into(), r.cpu_shares.into());
+    }
+    if r.nano_cpus != 0 {
+        // docker: --cpus N is a CFS quota of N periods of 100 ms.
+        let period: i64 = 100_000;
+        cpu.insert("period".into(), period.into());
+        cpu.insert(
+            "quota".into(),
+            (r.nano_cpus * period / 1_000_000_000).into(),
+        );
+    }
+    if r.cpu_quota != 0 {
+        cpu.insert("quota".into(), r.cpu_quota.into());
+    }
+    if r.cpu_period != 0 {
+        cpu.insert("period".into(), r.cpu_period.into());
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), r.cpuset_cpus.clone().into());
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), r.cpuset_mems.clone().into());
+    }
+    if !cpu.is_empty() {
+        out.insert("cpu".into(), cpu.into());
+    }
+    if let Some(p) = r.pids_limit.filter(|p| *p != 0) {
+        out.insert("pids".into(), serde_json::json!({ "limit": p }));
+    }
+    if r.blkio_weight != 0 {
+        out.insert(
+            "blockIO".into(),
+            serde_json::json!({ "weight": r.blkio_weight }),
+        );
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_resources_sets_only_given_fields() {
+        let r = berth_api_types::container::Resources {
+            memory: 64 << 20,
+            nano_cpus: 1_500_000_000,
+            pids_limit: Some(100),
+            ..Default::default()
+        };
+        assert_eq!(
+            update_resources(&r),
+            serde_json::json!({
+                "memory": {"limit": 64 << 20},
+                "cpu": {"period": 100000, "quota": 150000},
+                "pids": {"limit": 100},
+            })
+        );
+        assert_eq!(update_resources(&Default::default()), serde_json::json!({}));
+    }
+}

@@ -1,0 +1,352 @@
+//! Container records on disk and in memory.
+//!
+//! Each container has a directory `<data-root>/containers/<id>/` holding its
+//! record `config.v2.json` (this module), its json-file log (written by the
+//! shim), and the hostname, hosts and resolv.conf files it gets mounted.
+//! The record is rewritten atomically (temp file, fsync, rename, fsync of
+//! the directory) on every state change, so a daemon killed at any instant
+//! finds either the old or the new record, never a torn one.
+//!
+//! In memory a container is a [`Container`]: its record behind a short
+//! std mutex (readers such as list and inspect never wait for a slow
+//! operation), an operation lock (tokio mutex) that serializes state
+//! changes (start, stop, kill, remove, ...), and a watch channel that
+//! tells waiters about exits and removal.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use berth_api_types::container::{Config, HostConfig};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::Error;
+
+/// The record file's name inside a container's directory.
+pub const RECORD_FILE: &str = "config.v2.json";
+
+/// A container as persisted: its configuration (as created, after the
+/// image's defaults were merged in) and its run state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerRecord {
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    /// The process to run: `Path` + `Args` (the merged entrypoint and cmd).
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: Config,
+    pub host_config: HostConfig,
+    /// The image ID (`sha256:<hex>`).
+    pub image: String,
+    /// Stored form, with the leading `/`.
+    pub name: String,
+    pub restart_count: i64,
+    /// The storage driver's name, for inspect.
+    pub driver: String,
+    pub state: RunState,
+    /// Set by stop and kill so restart policies leave the container alone
+    /// (`unless-stopped` also across daemon restarts); cleared by start.
+    pub has_been_manually_stopped: bool,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    /// Empty when the log driver is `none`.
+    pub log_path: String,
+    /// True from the spawn of a shim until its `delete` answered: a shim
+    /// process may exist and must be found again (restore) or deleted.
+    pub shim_active: bool,
+}
+
+/// The run state, with docker's flags (its `State` struct): `running`
+/// stays true while `paused` or `restarting` are set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RunState {
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    pub removing: bool,
+    pub dead: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub error: String,
+    /// RFC 3339 with nanoseconds; empty before the first start.
+    pub started_at: String,
+    /// RFC 3339 with nanoseconds; empty before the first exit.
+    pub finished_at: String,
+}
+
+impl RunState {
+    /// Docker's state word: `created`, `running`, `paused`, `restarting`,
+    /// `removing`, `exited` or `dead`.
+    pub fn status(&self) -> &'static str {
+        if self.running {
+            if self.paused {
+                return "paused";
+            }
+            if self.restarting {
+                return "restarting";
+            }
+            return "running";
+        }
+        if self.removing {
+            return "removing";
+        }
+        if self.dead {
+            return "dead";
+        }
+        if self.started_at.is_empty() {
+            return "created";
+        }
+        "exited"
+    }
+}
+
+/// What waiters observe of a container: `exits` counts the exits seen by
+/// this daemon process (so "next exit" is a change of the counter).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Init is running (false during a restart policy's back-off).
+    pub running: bool,
+    /// A restart policy will start the container again.
+    pub restarting: bool,
+    pub exits: u64,
+    pub exit_code: i64,
+    pub removed: bool,
+}
+
+/// Restart-policy bookkeeping that does not survive the daemon (docker's
+/// restart manager): the back-off delay and whether a kill cancelled it.
+#[derive(Debug, Clone, Default)]
+pub struct RestartState {
+    /// The current back-off; zero before the first policy restart.
+    pub delay: std::time::Duration,
+    /// A stop or kill cancelled restarts until the next explicit start.
+    pub cancelled: bool,
+}
+
+/// A container in memory.
+pub struct Container {
+    pub id: String,
+    /// Held across a state-changing operation.
+    pub op: tokio::sync::Mutex<()>,
+    record: Mutex<ContainerRecord>,
+    /// The container's directory under the data root.
+    pub dir: PathBuf,
+    pub lifecycle: watch::Sender<Lifecycle>,
+    pub restart: Mutex<RestartState>,
+    /// Attach clients waiting for the next start (docker's `run` attaches
+    /// before it starts, `start -a` too).
+    pub pending_attach: Mutex<Vec<super::attach::PendingAttach>>,
+    /// Counts starts: an exit handler acts only on the run it watched.
+    pub generation: std::sync::atomic::AtomicU64,
+    /// Wakes a restart policy's back-off when a stop or kill cancels it.
+    pub restart_wake: tokio::sync::Notify,
+}
+
+impl Container {
+    pub fn new(record: ContainerRecord, dir: PathBuf) -> Container {
+        let lifecycle = Lifecycle {
+            running: record.state.running && !record.state.restarting,
+            restarting: record.state.restarting,
+            exits: 0,
+            exit_code: record.state.exit_code,
+            removed: false,
+        };
+        Container {
+            id: record.id.clone(),
+            op: tokio::sync::Mutex::new(()),
+            record: Mutex::new(record),
+            dir,
+            lifecycle: watch::Sender::new(lifecycle),
+            restart: Mutex::new(RestartState::default()),
+            pending_attach: Mutex::new(Vec::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            restart_wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The record, for reading or for a change that the caller then
+    /// persists with [`Container::save`]. Never held across an await.
+    pub fn record(&self) -> MutexGuard<'_, ContainerRecord> {
+        // A panic while holding the lock leaves a record that is still
+        // well-formed data; keep serving it.
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the record.
+    pub fn snapshot(&self) -> ContainerRecord {
+        self.record().clone()
+    }
+
+    /// Applies `change` to the record and writes it to disk.
+    pub fn update<T>(&self, change: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T, Error> {
+        let mut rec = self.record();
+        let out = change(&mut rec);
+        write_record(&self.dir, &rec)?;
+        Ok(out)
+    }
+
+    /// Tells waiters about the current run state.
+    pub fn notify(&self, change: impl FnOnce(&mut Lifecycle)) {
+        self.lifecycle.send_modify(change);
+    }
+}
+
+/// Writes `rec` to `<dir>/config.v2.json` atomically and durably.
+pub fn write_record(dir: &Path, rec: &ContainerRecord) -> Result<(), Error> {
+    // Records are plain data with string keys: serialization cannot fail.
+    let bytes = serde_json::to_vec(rec).unwrap_or_default();
+    write_atomic(&dir.join(RECORD_FILE), &bytes)
+}
+
+/// Replaces `path` with `bytes`: write a temp file beside it, fsync it,
+/// rename it over `path`, fsync the directory (so the rename itself is
+/// durable, rename(2) and fsync(2)).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let tmp = path.with_extension("tmp");
+    let io = |op: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |source| Error::Io {
+            op,
+            path: p,
+            source,
+        }
+    };
+    let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+    f.write_all(bytes).map_err(io("write", &tmp))?;
+    f.sync_all().map_err(io("fsync", &tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io("rename into place", path))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync", dir))?;
+    Ok(())
+}
+
+/// The records read, and the record files that could not be read.
+pub type Loaded = (Vec<ContainerRecord>, Vec<(PathBuf, Error)>);
+
+/// Reads every record under `containers_dir`. A directory without a
+/// readable record (a create that died half-way) is reported in the
+/// second list and skipped, so one bad directory never stops the daemon.
+pub fn load_all(containers_dir: &Path) -> Result<Loaded, Error> {
+    let mut records = Vec::new();
+    let mut broken = Vec::new();
+    let entries = match fs::read_dir(containers_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((records, broken)),
+        Err(source) => {
+            return Err(Error::Io {
+                op: "read directory",
+                path: containers_dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            op: "read directory",
+            path: containers_dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path().join(RECORD_FILE);
+        match read_record(&path) {
+            Ok(rec) if entry.file_name().to_str() == Some(rec.id.as_str()) => records.push(rec),
+            Ok(rec) => broken.push((path.clone(), Error::RecordMismatch { path, id: rec.id })),
+            Err(e) => broken.push((path, e)),
+        }
+    }
+    Ok((records, broken))
+}
+
+fn read_record(path: &Path) -> Result<ContainerRecord, Error> {
+    let bytes = fs::read(path).map_err(|source| Error::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::RecordParse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.to_string(),
+            created: "2024-01-01T00:00:00Z".to_string(),
+            path: "sh".to_string(),
+            args: vec!["-c".to_string(), "true".to_string()],
+            config: Config::default(),
+            host_config: HostConfig::default(),
+            image: "sha256:00".to_string(),
+            name: "/x".to_string(),
+            restart_count: 0,
+            driver: "overlay2".to_string(),
+            state: RunState::default(),
+            has_been_manually_stopped: false,
+            resolv_conf_path: String::new(),
+            hostname_path: String::new(),
+            hosts_path: String::new(),
+            log_path: String::new(),
+            shim_active: false,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_bad_ones_are_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let good = tmp.path().join("aaa");
+        fs::create_dir(&good).unwrap();
+        let mut rec = record("aaa");
+        rec.state.running = true;
+        rec.state.pid = 42;
+        write_record(&good, &rec).unwrap();
+        assert!(!good.join("config.v2.tmp").exists());
+        let torn = tmp.path().join("bbb");
+        fs::create_dir(&torn).unwrap();
+        fs::write(torn.join(RECORD_FILE), b"{\"ID\":").unwrap();
+        let empty = tmp.path().join("ccc");
+        fs::create_dir(&empty).unwrap();
+        let (records, broken) = load_all(tmp.path()).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].state.pid, 42);
+        assert_eq!(records[0].state.status(), "running");
+        assert_eq!(broken.len(), 2);
+        let (none, _) = load_all(&tmp.path().join("missing")).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn status_words_follow_dockers_precedence() {
+        let mut s = RunState::default();
+        assert_eq!(s.status(), "created");
+        s.started_at = "2024-01-01T00:00:00Z".into();
+        assert_eq!(s.status(), "exited");
+        s.running = true;
+        assert_eq!(s.status(), "running");
+        s.restarting = true;
+        assert_eq!(s.status(), "restarting");
+        s.paused = true;
+        assert_eq!(s.status(), "paused");
+        s = RunState {
+            removing: true,
+            dead: true,
+            ..RunState::default()
+        };
+        assert_eq!(s.status(), "removing");
+    }
+}

@@ -1,1 +1,0 @@
-//! Docker-style OCI runtime spec generation for containers (being written).

@@ -45,6 +45,8 @@ pub enum ConsoleError {
 /// A bound console socket; the socket file is removed on drop.
 pub struct ConsoleSocket {
     path: PathBuf,
+    /// What the runtime is told to connect to (short enough for sun_path).
+    reachable: berth_shim_proto::sockpath::SocketPath,
     listener: UnixListener,
 }
 
@@ -52,15 +54,22 @@ impl ConsoleSocket {
     /// Binds `path`, replacing a stale socket file.
     pub fn bind(path: PathBuf) -> Result<ConsoleSocket, ConsoleError> {
         let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).map_err(|source| ConsoleError::Bind {
+        let bind_err = |source| ConsoleError::Bind {
             path: path.clone(),
             source,
-        })?;
-        Ok(ConsoleSocket { path, listener })
+        };
+        let reachable = berth_shim_proto::sockpath::SocketPath::new(&path).map_err(bind_err)?;
+        let listener = UnixListener::bind(reachable.as_path()).map_err(bind_err)?;
+        Ok(ConsoleSocket {
+            path,
+            reachable,
+            listener,
+        })
     }
 
+    /// The path to give the runtime's `--console-socket`.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.reachable.for_others()
     }
 
     /// Accepts the runtime's connection and receives the pty master.

@@ -23,7 +23,6 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -263,7 +262,7 @@ fn setup(cfg: Config) -> Result<(Shim, Runtime, ShimReady), SetupError> {
 }
 
 fn bind_listener(path: PathBuf) -> Result<Listener, SetupError> {
-    if UnixStream::connect(&path).is_ok() {
+    if berth_shim_proto::sockpath::connect(&path).is_ok() {
         return Err(SetupError::AlreadyServed(path));
     }
     if let Err(e) = std::fs::remove_file(&path)
@@ -275,7 +274,7 @@ fn bind_listener(path: PathBuf) -> Result<Listener, SetupError> {
         path: path.clone(),
         source,
     };
-    let listener = UnixListener::bind(&path).map_err(bind_err)?;
+    let listener = berth_shim_proto::sockpath::bind(&path).map_err(bind_err)?;
     listener.set_nonblocking(true).map_err(bind_err)?;
     Ok(Listener { listener, path })
 }

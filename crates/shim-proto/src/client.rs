@@ -41,7 +41,7 @@ impl ShimClient {
     /// shim from other failures).
     pub fn connect(state_dir: impl AsRef<Path>) -> Result<ShimClient, ShimError> {
         let socket = state_dir.as_ref().join(SOCKET_FILE);
-        UnixStream::connect(&socket).map_err(|source| ShimError::Connect {
+        crate::sockpath::connect(&socket).map_err(|source| ShimError::Connect {
             path: socket.clone(),
             source,
         })?;
@@ -192,7 +192,7 @@ impl ShimClient {
     ) -> Result<(T, UnixStream), ShimError> {
         let op = req.op();
         let mut stream =
-            UnixStream::connect(&self.socket).map_err(|source| ShimError::Connect {
+            crate::sockpath::connect(&self.socket).map_err(|source| ShimError::Connect {
                 path: self.socket.clone(),
                 source,
             })?;

@@ -65,6 +65,7 @@
 pub mod client;
 pub mod frame;
 pub mod messages;
+pub mod sockpath;
 pub mod spawn;
 
 pub use client::ShimClient;

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# End-to-end daemon benchmark: `docker run --rm --network none busybox true`
+# through the docker CLI against berthd and against Debian's dockerd 20.10
+# (docker.io: dockerd + containerd + runc), interleaved, N rounds; plus idle
+# daemon memory and per-container shim memory. Each daemon gets its own
+# socket, data root and exec root in a temp dir; nothing else is touched.
+#   scripts/bench-daemon.sh [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds="${1:-30}"
+scripts/deps.sh docker.io
+cargo build --release -p berthd -p berth-shim -p berth-runc >/dev/null
+rel="$PWD/target/release"
+docker_cli="$(command -v docker)"
+work="$(mktemp -d /tmp/berth-bench.XXXXXX)"
+cleanup() {
+  local rc=$?
+  set +e
+  for s in berth docker; do
+    DOCKER_HOST="unix://$work/$s.sock" "$docker_cli" rm -f $(DOCKER_HOST="unix://$work/$s.sock" "$docker_cli" ps -aq 2>/dev/null) >/dev/null 2>&1
+  done
+  for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  for _ in $(seq 100); do pgrep -f "$work/" >/dev/null || break; sleep 0.1; done
+  pkill -9 -f "$work/" 2>/dev/null
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+echo '{}' >"$work/berthd.json"
+"$rel/berthd" --data-root "$work/berth-data" --exec-root "$work/berth-exec" -p "$work/berthd.pid" \
+  -H "unix://$work/berth.sock" --config-file "$work/berthd.json" >"$work/berthd.log" 2>&1 &
+dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" --pidfile "$work/dockerd.pid" \
+  -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+  --containerd-namespace "berth-bench-$$" --containerd-plugins-namespace "berth-bench-plugins-$$" \
+  >"$work/dockerd.log" 2>&1 &
+for s in berth docker; do
+  for _ in $(seq 150); do DOCKER_HOST="unix://$work/$s.sock" "$docker_cli" version >/dev/null 2>&1 && break; sleep 0.2; done
+done
+
+mkdir -p "$work/rootfs/bin"
+cp /usr/bin/busybox "$work/rootfs/bin/busybox"
+for a in $("$work/rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"; done
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+for s in berth docker; do
+  DOCKER_HOST="unix://$work/$s.sock" "$docker_cli" import "$work/rootfs.tar" bench-busybox >/dev/null
+done
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+berthd_pid=$(cat "$work/berthd.pid")
+dockerd_pid=$(cat "$work/dockerd.pid")
+containerd_pid=$(pgrep -f "containerd --config $work/docker-exec" | head -1)
+idle_berth=$(rss_kb "$berthd_pid")
+idle_docker=$(( $(rss_kb "$dockerd_pid") + $(rss_kb "$containerd_pid") ))
+
+timed() {
+  local t0=$EPOCHREALTIME
+  "$@" >/dev/null
+  local t1=$EPOCHREALTIME
+  awk -v a="${t0/./}" -v b="${t1/./}" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'
+}
+stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f %.1f %.1f\n", m, a[1], a[NR]}'; }
+run_once() { DOCKER_HOST="unix://$work/$1.sock" "$docker_cli" run --rm --network none bench-busybox true; }
+for s in berth docker; do run_once "$s"; run_once "$s"; done   # warm up
+: >"$work/berth.txt"; : >"$work/docker.txt"
+for i in $(seq "$rounds"); do
+  timed run_once berth >>"$work/berth.txt"
+  timed run_once docker >>"$work/docker.txt"
+done
+read -r bm bmin bmax < <(stats <"$work/berth.txt")
+read -r dm dmin dmax < <(stats <"$work/docker.txt")
+
+# Per-container memory: one sleeping container each; the shim's RSS
+# (berth-shim, or containerd-shim-runc-v2).
+for s in berth docker; do
+  DOCKER_HOST="unix://$work/$s.sock" "$docker_cli" run -d --network none --name bench-sleeper bench-busybox sleep 600 >/dev/null
+done
+sleep 1
+berth_shim=$(pgrep -f "berth-shim --id" | head -1)
+docker_shim=$(pgrep -f "containerd-shim-runc-v2 -namespace berth-bench-$$" | head -1)
+
+echo "| workload (docker CLI $("$docker_cli" version -f '{{.Client.Version}}' 2>/dev/null)) | berth median (min-max) | dockerd 20.10 median (min-max) | berth/docker |"
+echo "|---|---|---|---|"
+printf '| run --rm --network none busybox true, ms | %s (%s-%s) | %s (%s-%s) | %s |\n' "$bm" "$bmin" "$bmax" "$dm" "$dmin" "$dmax" \
+  "$(awk -v a="$bm" -v b="$dm" 'BEGIN { printf "%.3f", a / b }')"
+printf '| idle daemon RSS, KiB (dockerd+containerd) | %s | %s | %s |\n' "$idle_berth" "$idle_docker" \
+  "$(awk -v a="$idle_berth" -v b="$idle_docker" 'BEGIN { printf "%.3f", a / b }')"
+printf '| shim RSS per container, KiB | %s | %s | %s |\n' "$(rss_kb "$berth_shim")" "$(rss_kb "$docker_shim")" \
+  "$(awk -v a="$(rss_kb "$berth_shim")" -v b="$(rss_kb "$docker_shim")" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')"
+echo
+echo "$rounds interleaved rounds; $(nproc) cores; kernel $(uname -r)"

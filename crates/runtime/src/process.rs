@@ -55,6 +55,12 @@ pub enum SetupError {
     },
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
+    /// The words engines look for: "no such file or directory" (docker
+    /// exit code 127) and "permission denied" (126), as runc words them.
+    #[error("exec: {0:?}: stat {0}: no such file or directory")]
+    NoSuchFile(String),
+    #[error("exec: {0:?}: permission denied")]
+    NotExecutable(String),
     #[error("exec: {path:?}: {source}")]
     Exec {
         path: String,
@@ -598,7 +604,19 @@ fn wait_exec_fifo(fifo: &OwnedFd) -> Result<(), SetupError> {
 /// Finds the program like execvp(3) with the container's PATH.
 fn lookup(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf, SetupError> {
     if arg0.contains('/') {
-        return Ok(PathBuf::from(arg0));
+        // Like execvp(3) (and runc): a path is not searched, but it must
+        // name an executable regular file, checked now so that `create`
+        // fails rather than the container exiting later.
+        let p = if Path::new(arg0).is_absolute() {
+            PathBuf::from(arg0)
+        } else {
+            cwd.join(arg0)
+        };
+        return match std::fs::metadata(&p) {
+            Err(_) => Err(SetupError::NoSuchFile(arg0.to_string())),
+            Ok(_) if !is_executable(&p) => Err(SetupError::NotExecutable(arg0.to_string())),
+            Ok(_) => Ok(PathBuf::from(arg0)),
+        };
     }
     let path_var = env
         .iter()
@@ -660,9 +678,17 @@ mod tests {
             PathBuf::from("/bin/sh")
         );
         assert_eq!(
-            lookup("./x", &env, Path::new("/")).unwrap(),
-            PathBuf::from("./x")
+            lookup("/bin/sh", &env, Path::new("/")).unwrap(),
+            PathBuf::from("/bin/sh")
         );
+        assert!(matches!(
+            lookup("/etc", &env, Path::new("/")),
+            Err(SetupError::NotExecutable(_))
+        ));
+        assert!(matches!(
+            lookup("./no-such-file", &env, Path::new("/")),
+            Err(SetupError::NoSuchFile(_))
+        ));
         assert!(matches!(
             lookup("no-such-program-here", &env, Path::new("/")),
             Err(SetupError::NotFound(_))

@@ -90,6 +90,20 @@ fn missing_executable_fails_create() {
 }
 
 #[test]
+fn executable_path_that_is_not_runnable_fails_create() {
+    let Some(rt) = runtime() else { return };
+    // Engines map these words to exit codes (docker: 126 and 127).
+    let dir = create_fails(&rt, &Bundle::new().args(&["/etc"]));
+    assert!(dir.stderr.contains("/etc"), "{dir}");
+    assert!(dir.stderr.contains("permission denied"), "{dir}");
+    let missing = create_fails(&rt, &Bundle::new().args(&["/no/such/program"]));
+    assert!(
+        missing.stderr.contains("no such file or directory"),
+        "{missing}"
+    );
+}
+
+#[test]
 fn missing_hook_binary() {
     let Some(rt) = runtime() else { return };
     let bundle = Bundle::new()

@@ -15,7 +15,6 @@ use berth_api_types::container::RestartPolicy;
 use berth_engine::ErrorKind;
 use berth_engine::containers::{ListOptions, LogOptions, LogStream, WaitCondition};
 use containers_support::*;
-use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_lifecycle_exit_codes_and_errors() {

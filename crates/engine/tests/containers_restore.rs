@@ -6,10 +6,8 @@ mod containers_support;
 use std::time::{Duration, Instant};
 
 use berth_api_types::container::RestartPolicy;
-use berth_engine::ErrorKind;
-use berth_engine::containers::{ListOptions, LogOptions, LogStream, WaitCondition};
+use berth_engine::containers::{ListOptions, LogOptions};
 use containers_support::*;
-use tokio::io::AsyncWriteExt;
 
 /// kill -9 of the daemon, simulated: the first engine's runtime is shut
 /// down without any shutdown of the engine (tasks dropped, connections

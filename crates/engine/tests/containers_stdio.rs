@@ -5,9 +5,8 @@ mod containers_support;
 
 use std::time::{Duration, Instant};
 
-use berth_api_types::container::RestartPolicy;
 use berth_engine::ErrorKind;
-use berth_engine::containers::{ListOptions, LogOptions, LogStream, WaitCondition};
+use berth_engine::containers::WaitCondition;
 use containers_support::*;
 use tokio::io::AsyncWriteExt;
 

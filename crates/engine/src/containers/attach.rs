@@ -25,6 +25,7 @@ use super::Error;
 use super::logs::{self, LogOptions};
 use super::shim::Shim;
 use super::store::Container;
+use super::warn;
 use crate::Engine;
 
 /// The client's side of an attach (see the module documentation).
@@ -56,7 +57,7 @@ pub(crate) async fn connect_pending(c: &Container, shim: &Shim) {
             Ok(conn) => {
                 let _ = p.tx.send(conn);
             }
-            Err(e) => eprintln!("berthd: attach to container {}: {e}", c.id),
+            Err(e) => warn(format_args!("attach to container {}: {e}", c.id)),
         }
     }
 }
@@ -191,6 +192,12 @@ impl Engine {
             source,
         })?;
         let rec = c.snapshot();
+        if rec.state.paused {
+            return Err(Error::AttachPaused);
+        }
+        if rec.state.restarting {
+            return Err(Error::AttachRestarting);
+        }
         let tty = rec.config.tty;
         let stdin = stdin && rec.config.open_stdin;
         let history = if logs && !rec.log_path.is_empty() {

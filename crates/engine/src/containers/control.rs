@@ -76,9 +76,7 @@ impl Engine {
         let _op = c.op.lock().await;
         let old = c.record().name.clone();
         if old == new {
-            return Err(Error::InvalidConfig {
-                message: "Renaming a container with the same name as its current name".to_string(),
-            });
+            return Err(Error::SameName);
         }
         self.containers.write().names.rename(&c.id, &old, &new)?;
         if let Err(e) = c.update(|r| r.name = new.clone()) {
@@ -122,9 +120,7 @@ impl Engine {
         if !update.restart_policy.name.is_empty() {
             let policy = Policy::parse(&update.restart_policy)?;
             if host.auto_remove && !policy.is_no() {
-                return Err(Error::InvalidConfig {
-                    message: "Restart policy cannot be updated because AutoRemove is enabled for the container".to_string(),
-                });
+                return Err(Error::RestartWithAutoRemove);
             }
             host.restart_policy = update.restart_policy.clone();
         }

@@ -115,21 +115,14 @@ impl Engine {
                 return Err(Error::NotRunning { id: c.id.clone() });
             }
             if s.paused {
-                return Err(Error::InvalidConfig {
-                    message: format!(
-                        "Container {} is paused, unpause the container before exec",
-                        c.id
-                    ),
-                });
+                return Err(Error::ExecPaused { id: c.id.clone() });
             }
             if s.restarting {
                 return Err(Error::Restarting { id: c.id.clone() });
             }
         }
         if req.cmd.as_ref().is_none_or(Vec::is_empty) {
-            return Err(Error::InvalidConfig {
-                message: "No exec command specified".to_string(),
-            });
+            return Err(Error::NoExecCommand);
         }
         let id = names::new_id();
         let cmdline = req.cmd.clone().unwrap_or_default().join(" ");
@@ -220,6 +213,7 @@ impl Engine {
             id: rec.id.clone(),
             source,
         })?;
+        // A spec's process is plain data: it always serializes.
         let mut process = serde_json::to_value(spec.process()).unwrap_or_default();
         if let (Some([h, w]), true) = (console_size, cfg.tty) {
             if h > 0 && w > 0 {
@@ -322,8 +316,8 @@ impl Engine {
     pub async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<(), Error> {
         let exec = self.containers.execs.get(exec_id)?;
         if !exec.state().running {
-            return Err(Error::InvalidConfig {
-                message: format!("Exec {exec_id} is not running, so it can not be resized."),
+            return Err(Error::ExecNotRunning {
+                id: exec_id.to_string(),
             });
         }
         Shim::new(self.containers.state_dir(&exec.container_id))

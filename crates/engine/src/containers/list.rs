@@ -159,9 +159,7 @@ fn created_nanos(rec: &ContainerRecord) -> i128 {
 }
 
 fn filter_error(e: FiltersError) -> Error {
-    Error::InvalidConfig {
-        message: e.to_string(),
-    }
+    Error::InvalidFilter(e)
 }
 
 /// The network name a container shows for its mode.
@@ -205,8 +203,11 @@ impl Engine {
             .map_err(filter_error)?;
         let mut exited = Vec::new();
         for v in f.get("exited") {
-            exited.push(v.parse::<i64>().map_err(|_| Error::InvalidConfig {
-                message: format!("invalid filter 'exited={v}'"),
+            exited.push(v.parse::<i64>().map_err(|_| {
+                Error::InvalidFilter(FiltersError::InvalidValue {
+                    key: "exited".to_string(),
+                    value: v.to_string(),
+                })
             })?);
         }
         let all = opts.all || f.contains("status") || opts.limit.is_some_and(|l| l > 0);

@@ -207,6 +207,19 @@ impl LineReader {
         }
     }
 
+    /// Goes back to the start when the file became shorter than what
+    /// was read (truncated by the writer).
+    fn restart_if_truncated(&mut self) {
+        let len = self.file.get_ref().metadata().map(|m| m.len());
+        let pos = self.file.stream_position();
+        if let (Ok(len), Ok(pos)) = (len, pos) {
+            if len < pos {
+                let _ = self.file.seek(SeekFrom::Start(0));
+                self.partial.clear();
+            }
+        }
+    }
+
     fn inode(&self) -> Option<u64> {
         self.file.get_ref().metadata().ok().map(|m| m.ino())
     }
@@ -323,10 +336,12 @@ fn follow(
                 }
             }
             current = File::open(path).ok().map(LineReader::new);
-            if let Some(cur) = current.as_mut() {
-                let _ = cur.file.seek(SeekFrom::Start(0));
-            }
             continue;
+        }
+        // With a single log file the shim truncates it in place instead
+        // of rotating: start over from its beginning.
+        if let Some(cur) = current.as_mut() {
+            cur.restart_if_truncated();
         }
         if stopped || tx.is_closed() {
             return;
@@ -508,12 +523,31 @@ mod tests {
         assert_eq!(out.recv().await.unwrap().bytes, b"c\n");
         assert_eq!(out.recv().await.unwrap().bytes, b"d\n");
 
+        // A single file is truncated in place; reading starts over (the
+        // new content is shorter than what was read, as it is when the
+        // shim truncates a full file).
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(line("stdout", 4, "d2\n").as_bytes())
+            .unwrap();
+        assert_eq!(out.recv().await.unwrap().bytes, b"d2\n");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap()
+            .write_all(line("stdout", 5, "t\n").as_bytes())
+            .unwrap();
+        assert_eq!(out.recv().await.unwrap().bytes, b"t\n");
+
         // Stop: what was written before is still delivered, then the end.
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(line("stdout", 5, "e\n").as_bytes())
+            .write_all(line("stdout", 6, "e\n").as_bytes())
             .unwrap();
         tx.send_modify(|l| l.running = false);
         assert_eq!(out.recv().await.unwrap().bytes, b"e\n");

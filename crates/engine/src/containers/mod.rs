@@ -20,6 +20,43 @@
 //! ([`restore`]): a shim that answers gets a new monitor; a shim that is
 //! gone left `exit.json` with the real exit code.
 //!
+//! # The Engine API's container operations
+//!
+//! Each is an `impl Engine` method (a `reference` is an id, a unique id
+//! prefix or a name, with or without `/`); errors are [`Error`], whose
+//! [`Error::kind`] gives the HTTP status and whose text is docker's:
+//!
+//! | endpoint | method |
+//! |---|---|
+//! | `POST /containers/create?name=` | [`Engine::container_create`]`(name, CreateRequest) -> CreateResponse` |
+//! | `GET /containers/json` | [`Engine::container_list`]`(&ListOptions) -> Vec<Summary>` |
+//! | `GET /containers/{id}/json?size=` | [`Engine::container_inspect`]`(ref, size) -> InspectResponse` |
+//! | `POST /containers/{id}/start` | [`Engine::container_start`]`(ref)` (304 when running) |
+//! | `POST /containers/{id}/stop?t=&signal=` | [`Engine::container_stop`]`(ref, Option<t>, Option<signal>)` (304 when stopped) |
+//! | `POST /containers/{id}/restart?t=&signal=` | [`Engine::container_restart`] |
+//! | `POST /containers/{id}/kill?signal=` | [`Engine::container_kill`]`(ref, Option<signal>)` |
+//! | `POST /containers/{id}/wait?condition=` | [`Engine::container_wait`]`(ref, WaitCondition) -> WaitFuture` (send the headers, then await) |
+//! | `DELETE /containers/{id}?force=&v=` | [`Engine::container_remove`]`(ref, force, v)` |
+//! | `POST /containers/prune?filters=` | [`Engine::container_prune`]`(&Filters) -> PruneResponse` |
+//! | `GET /containers/{id}/logs` | [`Engine::container_logs`]`(ref, LogOptions) -> mpsc::Receiver<LogMessage>` |
+//! | `POST /containers/{id}/attach` | [`Engine::container_attach`]`(ref, stdin, stdout, stderr, logs, stream) -> AttachStream` |
+//! | `POST /containers/{id}/resize?h=&w=` | [`Engine::container_resize`] |
+//! | `GET /containers/{id}/top?ps_args=` | [`Engine::container_top`] |
+//! | `POST /containers/{id}/pause`, `/unpause` | [`Engine::container_pause`], [`Engine::container_unpause`] |
+//! | `POST /containers/{id}/rename?name=` | [`Engine::container_rename`] |
+//! | `POST /containers/{id}/update` | [`Engine::container_update`]`(ref, UpdateConfig)` |
+//! | `POST /containers/{id}/exec` | [`Engine::exec_create`]`(ref, exec::CreateRequest) -> id` |
+//! | `POST /exec/{id}/start` | [`Engine::exec_start`]`(id, detach, console_size) -> Option<ExecStartStream>` |
+//! | `POST /exec/{id}/resize` | [`Engine::exec_resize`] |
+//! | `GET /exec/{id}/json` | [`Engine::exec_inspect`] |
+//! | `GET /info` | [`Engine::container_counts`] |
+//!
+//! Streams ([`AttachStream`], [`ExecStartStream`]) are one end of a unix
+//! socket pair carrying exactly the bytes of the hijacked connection:
+//! docker's stdcopy frames without a tty, raw output with one; writes are
+//! the container's (or exec's) stdin, a write shutdown is end-of-input.
+//! Detach keys are not interpreted here.
+//!
 //! # Concurrency
 //!
 //! The container map is behind a std `RwLock` held only for lookups and
@@ -33,8 +70,9 @@
 //!
 //! # Files
 //!
-//! `store` (records), `names` (ids, names, lookup), `create`, `lifecycle`
-//! (start, stop, kill, pause, monitor), `remove`, `restart` (policies),
+//! `store` (records), `names` (ids, names, lookup), `create`, `validate`,
+//! `lifecycle` (start, stop, kill, restart, wait), `monitor` (exits),
+//! `control` (pause, rename, update, logs), `remove`, `restart` (policies),
 //! `logs`, `attach`, `exec`, `list`, `inspect`, `top`, `restore`, `shim`
 //! (async shim client), `files` (hostname/hosts/resolv.conf), `signal`,
 //! `spec` (the OCI spec input), `rootfs` (mounting).
@@ -48,6 +86,7 @@ mod inspect;
 mod lifecycle;
 mod list;
 pub mod logs;
+mod monitor;
 pub mod names;
 mod remove;
 pub mod restart;
@@ -148,6 +187,26 @@ pub enum Error {
     /// container recorded (127 not found, 126 not executable, 128 else).
     #[error("{message}")]
     StartFailed { message: String, exit_code: i64 },
+    #[error("invalid condition: {value:?}")]
+    InvalidCondition { value: String },
+    #[error("{0}")]
+    InvalidFilter(#[source] berth_api_types::filters::FiltersError),
+    #[error("Renaming a container with the same name as its current name")]
+    SameName,
+    #[error("Restart policy cannot be updated because AutoRemove is enabled for the container")]
+    RestartWithAutoRemove,
+    #[error("cannot join {kind} of a non running container: {name}")]
+    JoinStopped { kind: &'static str, name: String },
+    #[error("Container {id} is paused, unpause the container before exec")]
+    ExecPaused { id: String },
+    #[error("No exec command specified")]
+    NoExecCommand,
+    #[error("Exec {id} is not running, so it can not be resized.")]
+    ExecNotRunning { id: String },
+    #[error("You cannot attach to a paused container, unpause it first")]
+    AttachPaused,
+    #[error("You cannot attach to a restarting container, wait until it is running")]
+    AttachRestarting,
     #[error("No such exec instance: {id}")]
     NoSuchExec { id: String },
     #[error("Error: Exec command {id} is already running")]
@@ -168,6 +227,12 @@ pub enum Error {
         id: String,
         #[source]
         source: crate::oci::SpecError,
+    },
+    #[error("{op}: {source}")]
+    Task {
+        op: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
     },
     #[error("{op} {path}: {source}")]
     Io {
@@ -235,6 +300,11 @@ impl Error {
             | Error::UnknownRuntime { .. }
             | Error::InvalidSignal { .. }
             | Error::InvalidTime { .. }
+            | Error::InvalidCondition { .. }
+            | Error::InvalidFilter(_)
+            | Error::SameName
+            | Error::RestartWithAutoRemove
+            | Error::NoExecCommand
             | Error::LogsNotReadable
             | Error::PsNoPid
             | Error::PsBadPid { .. } => InvalidArgument,
@@ -250,7 +320,12 @@ impl Error {
             | Error::RemovePaused { .. }
             | Error::RemovalInProgress { .. }
             | Error::ExecRunning { .. }
-            | Error::ExecDone { .. } => Conflict,
+            | Error::ExecDone { .. }
+            | Error::ExecPaused { .. }
+            | Error::ExecNotRunning { .. }
+            | Error::JoinStopped { .. }
+            | Error::AttachPaused
+            | Error::AttachRestarting => Conflict,
             Error::AlreadyStarted | Error::AlreadyStopped => NotModified,
             Error::Image(e) => e.kind(),
             Error::Spec { source, .. } => source.kind(),
@@ -263,6 +338,7 @@ impl Error {
             Error::ShuttingDown => Unavailable,
             Error::WithCleanup { primary, .. } => primary.kind(),
             Error::Shim { .. }
+            | Error::Task { .. }
             | Error::Io { .. }
             | Error::Mount { .. }
             | Error::Unmount { .. }
@@ -325,16 +401,16 @@ impl ContainerService {
         }
         let (records, broken) = store::load_all(&data_dir)?;
         for (path, err) in broken {
-            eprintln!(
-                "berthd: skipping container record {}: {err}",
+            warn(format_args!(
+                "skipping container record {}: {err}",
                 path.display()
-            );
+            ));
         }
         let mut registry = Registry::default();
         for rec in records {
             let id = rec.id.clone();
             if let Err(err) = registry.names.insert(&id, &rec.name) {
-                eprintln!("berthd: skipping container {id}: {err}");
+                warn(format_args!("skipping container {id}: {err}"));
                 continue;
             }
             let dir = data_dir.join(&id);
@@ -440,6 +516,16 @@ impl Engine {
     pub fn container_image_users(&self, image_id: &str) -> Vec<String> {
         self.containers.image_users(image_id)
     }
+}
+
+/// Reports a failure no caller waits for (a background task's), on the
+/// daemon's stderr in dockerd's log line shape.
+pub(crate) fn warn(msg: std::fmt::Arguments<'_>) {
+    eprintln!(
+        "time=\"{:.9}\" level=warning msg={:?}",
+        jiff::Timestamp::now(),
+        msg.to_string()
+    );
 }
 
 /// Event attributes of a container: its image (as named), its name

@@ -111,9 +111,7 @@ impl Engine {
     ) -> Result<PruneResponse, Error> {
         filters
             .validate(&["until", "label", "label!"])
-            .map_err(|e| Error::InvalidConfig {
-                message: e.to_string(),
-            })?;
+            .map_err(Error::InvalidFilter)?;
         let mut until = None;
         for v in filters.get("until") {
             let t = match super::logs::parse_api_time(v) {

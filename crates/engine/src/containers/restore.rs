@@ -18,6 +18,7 @@ use super::restart::{self, ExitFacts, Policy};
 use super::rootfs;
 use super::shim::Shim;
 use super::store::Container;
+use super::warn;
 use crate::Engine;
 
 /// What restore found for one container.
@@ -55,7 +56,7 @@ impl Engine {
             Ok(st) if matches!(st.status, Status::Running | Status::Paused) => {
                 let target = rootfs::rootfs_path(&self.containers.data_dir, &c.id);
                 if let Err(e) = rootfs::mount(&self.images, &c.id, &target) {
-                    eprintln!("berthd: remount rootfs of {}: {e}", c.id);
+                    warn(format_args!("remount rootfs of {}: {e}", c.id));
                 }
                 let paused = st.status == Status::Paused;
                 let recorded = c.update(|r| {
@@ -69,7 +70,7 @@ impl Engine {
                     }
                 });
                 if let Err(e) = recorded {
-                    eprintln!("berthd: record restored state of {}: {e}", c.id);
+                    warn(format_args!("record restored state of {}: {e}", c.id));
                 }
                 c.notify(|l| {
                     l.running = true;
@@ -90,7 +91,7 @@ impl Engine {
                 // Created but never started: the previous daemon died in
                 // the middle of a start. That start failed.
                 if let Err(e) = self.delete_shim(c).await {
-                    eprintln!("berthd: delete half-started shim of {}: {e}", c.id);
+                    warn(format_args!("delete half-started shim of {}: {e}", c.id));
                 }
                 let _ = rootfs::unmount(&rootfs::rootfs_path(&self.containers.data_dir, &c.id));
                 let _ = c.update(|r| {
@@ -106,7 +107,7 @@ impl Engine {
                 _ => Found::Exited(unknown_exit()),
             },
             Err(e) => {
-                eprintln!("berthd: restore container {}: {e}", c.id);
+                warn(format_args!("restore container {}: {e}", c.id));
                 Found::Exited(unknown_exit())
             }
         }
@@ -149,7 +150,7 @@ pub async fn restore(engine: &Arc<Engine>) {
             let engine = engine.clone();
             tokio::spawn(async move {
                 if let Err(e) = engine.remove_container(&c, false).await {
-                    eprintln!("berthd: auto-remove of {} at daemon start: {e}", c.id);
+                    warn(format_args!("auto-remove of {} at daemon start: {e}", c.id));
                 }
             });
             continue;
@@ -180,7 +181,7 @@ pub async fn restore(engine: &Arc<Engine>) {
             tokio::spawn(async move {
                 let _op = c.op.lock().await;
                 if let Err(e) = engine.start_locked(&c).await {
-                    eprintln!("berthd: restart of {} at daemon start: {e}", c.id);
+                    warn(format_args!("restart of {} at daemon start: {e}", c.id));
                 }
             });
         }
@@ -206,7 +207,7 @@ pub async fn stop_all_for_shutdown(engine: &Arc<Engine>) {
             let _op = c.op.lock().await;
             match engine.stop_locked(&c, None, None).await {
                 Ok(()) | Err(super::Error::AlreadyStopped) => {}
-                Err(e) => eprintln!("berthd: stop {} at shutdown: {e}", c.id),
+                Err(e) => warn(format_args!("stop {} at shutdown: {e}", c.id)),
             }
         }));
     }

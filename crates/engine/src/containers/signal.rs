@@ -13,7 +13,7 @@ const RTMAX: i32 = 64;
 
 /// Parses a signal: a number, or a name with or without `SIG`, any case
 /// (`9`, `KILL`, `sigterm`, `RTMIN+3`). Zero and unknown names are
-/// "Invalid signal: <value>" (docker's words).
+/// `Invalid signal: VALUE` (docker's words).
 pub fn parse_signal(value: &str) -> Result<i32, Error> {
     let invalid = || Error::InvalidSignal {
         value: value.to_string(),

@@ -11,18 +11,16 @@ use crate::oci::{self, NetNs, Ns, Resources, SpecInput};
 
 /// The namespace mode strings of docker (`container:<ref>`) resolved to
 /// the other container's namespace file, which must be running.
-fn join_ns(engine: &Engine, mode: &str, kind: &str) -> Result<Option<PathBuf>, Error> {
+fn join_ns(engine: &Engine, mode: &str, kind: &'static str) -> Result<Option<PathBuf>, Error> {
     let Some(other) = mode.strip_prefix("container:") else {
         return Ok(None);
     };
     let c = engine.containers.get(other)?;
     let rec = c.record();
     if !rec.state.running || rec.state.pid <= 0 {
-        return Err(Error::InvalidConfig {
-            message: format!(
-                "cannot join {kind} of a non running container: {}",
-                rec.name.trim_start_matches('/')
-            ),
+        return Err(Error::JoinStopped {
+            kind,
+            name: rec.name.trim_start_matches('/').to_string(),
         });
     }
     Ok(Some(PathBuf::from(format!(
@@ -49,7 +47,7 @@ pub fn spec_input(
             None => NetNs::New,
         },
     };
-    let ns = |mode: &str, kind: &str| -> Result<Ns, Error> {
+    let ns = |mode: &str, kind: &'static str| -> Result<Ns, Error> {
         Ok(match mode {
             "host" => Ns::Host,
             m => match join_ns(engine, m, kind)? {

@@ -174,7 +174,8 @@ impl Container {
     }
 
     /// The record, for reading or for a change that the caller then
-    /// persists with [`Container::save`]. Never held across an await.
+    /// writes with [`write_record`] ([`Container::update`] does both).
+    /// Never held across an await.
     pub fn record(&self) -> MutexGuard<'_, ContainerRecord> {
         // A panic while holding the lock leaves a record that is still
         // well-formed data; keep serving it.

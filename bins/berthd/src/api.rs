@@ -18,13 +18,18 @@ use berth_api_types::error::ErrorResponse;
 use crate::body::Body;
 
 pub use berth_api_types::error::{API_VERSION, MIN_API_VERSION};
+macro_rules! engine_version {
+    () => {
+        "20.10.24-berth"
+    };
+}
 /// The Docker Engine release whose API berthd speaks, reported as the
 /// engine version with berth's name attached, so clients that compare
 /// engine versions see 20.10.24.
-pub const ENGINE_VERSION: &str = "20.10.24-berth";
+pub const ENGINE_VERSION: &str = engine_version!();
 /// `Server` header: docker's shape (`Docker/<version> (<os>)`), which
 /// clients match on the `Docker/` prefix.
-pub const SERVER_HEADER: &str = "Docker/20.10.24-berth (linux)";
+pub const SERVER_HEADER: &str = concat!("Docker/", engine_version!(), " (linux)");
 /// The largest JSON request body read into memory.
 pub const JSON_BODY_LIMIT: usize = 10 << 20;
 

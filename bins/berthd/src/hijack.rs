@@ -107,6 +107,7 @@ impl DetachKeys {
             if b == self.seq[self.matched] {
                 self.matched += 1;
                 if self.matched == self.seq.len() {
+                    self.matched = 0;
                     return true;
                 }
                 continue;
@@ -118,6 +119,7 @@ impl DetachKeys {
             if b == self.seq[0] {
                 self.matched = 1;
                 if self.seq.len() == 1 {
+                    self.matched = 0;
                     return true;
                 }
             } else {
@@ -132,6 +134,9 @@ impl DetachKeys {
 pub fn upgrade_response() -> Resp {
     let mut r = http::Response::new(Body::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    // dockerd's status line is `101 UPGRADED`; clients only look at the code.
+    r.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(RAW_STREAM));
     h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));

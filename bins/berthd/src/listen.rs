@@ -106,14 +106,20 @@ fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
 
 /// A bound listening socket.
 pub enum Listener {
-    Unix(tokio::net::UnixListener, PathBuf),
+    /// A unix socket and its path; `owned` when the daemon created the
+    /// file (and removes it at exit), not when systemd passed the socket.
+    Unix {
+        listener: tokio::net::UnixListener,
+        path: PathBuf,
+        owned: bool,
+    },
     Tcp(tokio::net::TcpListener),
 }
 
 impl Listener {
     pub fn describe(&self) -> String {
         match self {
-            Listener::Unix(_, p) => format!("unix://{}", p.display()),
+            Listener::Unix { path, .. } => format!("unix://{}", path.display()),
             Listener::Tcp(l) => match l.local_addr() {
                 Ok(a) => format!("tcp://{a}"),
                 Err(_) => "tcp://?".to_string(),
@@ -301,7 +307,11 @@ fn adopt_fd(fd: RawFd) -> Result<Listener, ListenError> {
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let l = tokio::net::UnixListener::from_std(unix).map_err(err)?;
-            Ok(Listener::Unix(l, path))
+            Ok(Listener::Unix {
+                listener: l,
+                path,
+                owned: false,
+            })
         }
         // Not an AF_UNIX socket: take it as TCP.
         Err(_) => {
@@ -353,7 +363,11 @@ fn bind_unix(path: &Path) -> Result<Listener, ListenError> {
         nix::unistd::chown(path, None, Some(gid)).map_err(|e| perms(e.into()))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(perms)?;
-    Ok(Listener::Unix(l, path.to_path_buf()))
+    Ok(Listener::Unix {
+        listener: l,
+        path: path.to_path_buf(),
+        owned: true,
+    })
 }
 
 #[cfg(test)]

@@ -141,9 +141,10 @@ async fn run(
             _ = sigint.recv() => {},
         }
     };
+    servers.stop_accepting();
     let graceful = async {
         engine.shutdown().await;
-        servers.shutdown(CONNECTION_GRACE).await;
+        servers.drain(CONNECTION_GRACE).await;
     };
     tokio::select! {
         _ = graceful => info!("Daemon shutdown complete"),
@@ -208,5 +209,25 @@ fn reload(daemon: &Arc<Daemon>) {
         applied.live_restore,
         applied.shutdown_timeout
     );
+    // dockerd announces a reload as a daemon event with the new settings.
+    let attrs = [
+        ("debug", applied.debug.to_string()),
+        (
+            "labels",
+            serde_json::to_string(&applied.labels).unwrap_or_default(),
+        ),
+        ("live-restore", applied.live_restore.to_string()),
+        ("shutdown-timeout", applied.shutdown_timeout.to_string()),
+        ("name", host::hostname()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    daemon
+        .engine
+        .events()
+        .publish(berth_engine::events::Event::new(
+            "daemon", "reload", &daemon.id, attrs,
+        ));
     daemon.replace_config(applied);
 }

@@ -282,4 +282,55 @@ mod tests {
         assert_eq!(r(Method::GET, "/nope"), None);
         assert_eq!(r(Method::GET, "/"), None);
     }
+
+    /// Routing and query parsing take any bytes a client sends without
+    /// panicking: a cheap deterministic fuzz over mutations of real paths.
+    #[test]
+    fn arbitrary_paths_never_panic() {
+        let seeds = [
+            "/v1.41/images/a/b:c/json?x=%zz&y",
+            "/containers/%ff%fe/attach?stream=1&&=&%",
+            "/v/v1./v1.41.9/_ping",
+            "/plugins//json",
+            "/images//tag",
+            "/exec/%2F%2F/start",
+        ];
+        let alphabet: &[u8] = b"/%.?&=+:v1249azZ\xff";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for seed in seeds {
+            for _ in 0..2000 {
+                let mut b = seed.as_bytes().to_vec();
+                for _ in 0..(next() % 4 + 1) {
+                    let pos = (next() as usize) % (b.len() + 1);
+                    let c = alphabet[(next() as usize) % alphabet.len()];
+                    match next() % 3 {
+                        0 if pos < b.len() => b[pos] = c,
+                        1 if pos < b.len() => {
+                            b.remove(pos);
+                        }
+                        _ => b.insert(pos, c),
+                    }
+                }
+                let text = String::from_utf8_lossy(&b);
+                let (path, query) = text.split_once('?').unwrap_or((&text, ""));
+                for m in [
+                    Method::GET,
+                    Method::POST,
+                    Method::DELETE,
+                    Method::HEAD,
+                    Method::PUT,
+                ] {
+                    let _ = route(&m, path);
+                }
+                let q = crate::query::Query::parse(Some(query));
+                let _ = (q.bool("x"), q.int("y"), q.all("names"));
+            }
+        }
+    }
 }

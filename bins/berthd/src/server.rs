@@ -41,10 +41,15 @@ pub fn start(listeners: Vec<Listener>, daemon: Arc<Daemon>) -> Servers {
 }
 
 impl Servers {
-    /// Stops accepting, closes idle connections, and waits up to `grace`
-    /// for the busy ones (event streams and attaches end when their
-    /// containers stop; after `grace` they are dropped).
-    pub async fn shutdown(mut self, grace: Duration) {
+    /// Stops accepting (the unix sockets are removed) and closes idle
+    /// connections; requests in flight go on.
+    pub fn stop_accepting(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits up to `grace` for the connections still busy (event streams
+    /// and attaches end when their containers stop); then drops them.
+    pub async fn drain(mut self, grace: Duration) {
         let _ = self.stop.send(true);
         let all = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, all).await.is_err() {
@@ -78,7 +83,10 @@ async fn accept_loop(l: Listener, daemon: Arc<Daemon>, mut stop: watch::Receiver
             }
         }
     }
-    if let Listener::Unix(_, path) = &l {
+    if let Listener::Unix {
+        path, owned: true, ..
+    } = &l
+    {
         let _ = std::fs::remove_file(path);
     }
     while conns.join_next().await.is_some() {}
@@ -91,7 +99,7 @@ enum Conn {
 
 async fn accept(l: &Listener) -> std::io::Result<Conn> {
     match l {
-        Listener::Unix(u, _) => u.accept().await.map(|(s, _)| Conn::Unix(s)),
+        Listener::Unix { listener, .. } => listener.accept().await.map(|(s, _)| Conn::Unix(s)),
         Listener::Tcp(t) => t.accept().await.map(|(s, _)| Conn::Tcp(s)),
     }
 }

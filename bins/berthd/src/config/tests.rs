@@ -43,10 +43,10 @@ fn defaults_are_dockerds_under_berth_paths() {
 
 #[test]
 fn default_socket_follows_the_exec_root() {
-    let c = merge(&["--exec-root", "/tmp/x"], None).unwrap();
+    let c = merge(&["--exec-root", "/srv/berth-exec"], None).unwrap();
     assert_eq!(
         c.hosts,
-        vec![Host::Unix(PathBuf::from("/tmp/x/berth.sock"))]
+        vec![Host::Unix(PathBuf::from("/srv/berth-exec/berth.sock"))]
     );
 }
 

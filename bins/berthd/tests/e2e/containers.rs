@@ -343,18 +343,45 @@ fn containers_survive_a_daemon_crash_and_restart() {
         return;
     }
     let mut d = started();
-    d.docker(["run", "-d", "--name", "keeper", "busybox", "sh", "-c",
-              "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done"])
-        .ok();
-    d.docker(["run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 7"]).ok();
-    eventually("output before the crash", || d.docker(["logs", "keeper"]).ok().lines().count() >= 3);
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    ])
+    .ok();
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "quitter",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ])
+    .ok();
+    eventually("output before the crash", || {
+        d.docker(["logs", "keeper"]).ok().lines().count() >= 3
+    });
     d.kill9();
     // quitter exits while no daemon runs.
     std::thread::sleep(Duration::from_millis(1500));
     d.restart();
     let ps = d.docker(["ps", "--format", "{{.Names}}"]).ok();
     assert_eq!(ps.trim(), "keeper");
-    let state = d.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "quitter"]).ok();
+    let state = d
+        .docker([
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "quitter",
+        ])
+        .ok();
     assert_eq!(state.trim(), "exited 7");
     // The log has no gap: every tick from 0 on, in order.
     let before = d.docker(["logs", "keeper"]).ok().lines().count();
@@ -375,22 +402,97 @@ fn info_counts_containers_and_prune_removes_stopped_ones() {
         return;
     }
     let d = started();
-    d.docker(["run", "-d", "--name", "up", "busybox", "sleep", "60"]).ok();
-    d.docker(["run", "-d", "--name", "held", "busybox", "sleep", "60"]).ok();
+    d.docker(["run", "-d", "--name", "up", "busybox", "sleep", "60"])
+        .ok();
+    d.docker(["run", "-d", "--name", "held", "busybox", "sleep", "60"])
+        .ok();
     d.docker(["pause", "held"]).ok();
     d.docker(["run", "--name", "done1", "busybox", "true"]).ok();
-    d.docker(["create", "--name", "fresh", "-l", "keep=yes", "busybox", "true"]).ok();
+    d.docker([
+        "create", "--name", "fresh", "-l", "keep=yes", "busybox", "true",
+    ])
+    .ok();
     let info = d.get_json("/info");
     assert_eq!(
-        (&info["Containers"], &info["ContainersRunning"], &info["ContainersPaused"], &info["ContainersStopped"]),
+        (
+            &info["Containers"],
+            &info["ContainersRunning"],
+            &info["ContainersPaused"],
+            &info["ContainersStopped"]
+        ),
         (&4.into(), &1.into(), &1.into(), &2.into()),
         "{info}"
     );
-    let out = d.docker(["container", "prune", "-f", "--filter", "label!=keep=yes"]).ok();
+    let out = d
+        .docker(["container", "prune", "-f", "--filter", "label!=keep=yes"])
+        .ok();
     assert!(out.contains("Deleted Containers"), "{out}");
     let names = d.docker(["ps", "-a", "--format", "{{.Names}}"]).ok();
     let mut names: Vec<&str> = names.lines().collect();
     names.sort();
     assert_eq!(names, ["fresh", "held", "up"]);
     d.docker(["rm", "-f", "up", "held", "fresh"]).ok();
+}
+
+#[test]
+fn runc_runs_the_same_containers() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--runtime",
+            "runc",
+            "busybox",
+            "echo",
+            "via runc",
+        ])
+        .ok();
+    assert_eq!(out, "via runc\n");
+    let run = d.docker([
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    d.docker([
+        "run",
+        "-d",
+        "--runtime",
+        "runc",
+        "--name",
+        "rc",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let rt = d
+        .docker(["inspect", "-f", "{{.HostConfig.Runtime}}", "rc"])
+        .ok();
+    assert_eq!(rt.trim(), "runc");
+    assert_eq!(
+        d.docker(["exec", "rc", "echo", "exec ok"]).ok(),
+        "exec ok\n"
+    );
+    d.docker(["stop", "-t", "1", "rc"]).ok();
+    assert_eq!(
+        d.docker(["inspect", "-f", "{{.State.Status}}", "rc"])
+            .ok()
+            .trim(),
+        "exited"
+    );
+    d.docker(["rm", "rc"]).ok();
+    let err = d
+        .docker(["run", "--rm", "--runtime", "nope", "busybox", "true"])
+        .fails();
+    assert!(err.contains("Unknown runtime specified nope"), "{err}");
 }

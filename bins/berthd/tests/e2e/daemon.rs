@@ -185,6 +185,23 @@ fn sighup_reloads_debug_and_labels_from_the_file() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The reload is an event.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let reloads = d.request(
+        "GET",
+        &format!("/events?since=0&until={now:.9}&filters=%7B%22type%22%3A%5B%22daemon%22%5D%7D"),
+        &[],
+        None,
+    );
+    assert_eq!(reloads.status, 200);
+    let ev: serde_json::Value =
+        serde_json::from_slice(reloads.body.split(|b| *b == b'\n').next().unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {}", reloads.text()));
+    assert_eq!(ev["Action"], "reload");
+    assert_eq!(ev["Actor"]["Attributes"]["debug"], "true");
     // Debug logging is on now: requests are logged.
     d.get_json("/version");
     assert!(
@@ -209,7 +226,11 @@ fn sighup_reloads_debug_and_labels_from_the_file() {
 }
 
 /// A container that stops at once on SIGTERM.
-const POLITE: &[&str] = &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"];
+const POLITE: &[&str] = &[
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+];
 
 #[test]
 fn sigterm_stops_containers_unless_live_restore_is_on() {
@@ -218,7 +239,11 @@ fn sigterm_stops_containers_unless_live_restore_is_on() {
     }
     for live_restore in [false, true] {
         let l = Layout::new();
-        let extra: &[&str] = if live_restore { &["--live-restore"] } else { &[] };
+        let extra: &[&str] = if live_restore {
+            &["--live-restore"]
+        } else {
+            &[]
+        };
         let mut d = Berthd::start_in(l, extra);
         d.import_busybox();
         let mut args = vec!["run", "-d", "--name", "svc", "busybox"];
@@ -227,11 +252,91 @@ fn sigterm_stops_containers_unless_live_restore_is_on() {
         d.signal(Signal::SIGTERM);
         assert!(d.wait_exit().success(), "log:\n{}", d.log_text());
         d.restart();
-        let state = d
-            .docker(["inspect", "-f", "{{.State.Status}}", "svc"])
-            .ok();
+        let state = d.docker(["inspect", "-f", "{{.State.Status}}", "svc"]).ok();
         let want = if live_restore { "running" } else { "exited" };
         assert_eq!(state.trim(), want, "live restore {live_restore}");
         d.docker(["rm", "-f", "svc"]).ok();
     }
+}
+
+#[test]
+fn sockets_passed_by_systemd_are_served_with_fd_hosts() {
+    if !testkit::require_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let l = Layout::new();
+    std::fs::write(l.config_file(), "{}").unwrap();
+    let sock = l.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let fd = listener.as_raw_fd();
+    // Everything but the -H of the base arguments.
+    let mut args = l.base_args();
+    args.truncate(args.len() - 2);
+    args.extend(["-H".to_string(), "fd://".to_string()]);
+    // sd_listen_fds(3): the sockets start at fd 3 and LISTEN_PID names the
+    // daemon, which `exec` keeps at the shell's pid.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
+        .arg(crate::harness::berthd_bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(l.path().join("berthd.log")).unwrap());
+    let pass_fd = move || -> std::io::Result<()> {
+        // dup2 clears close-on-exec on the new fd (dup(2)); when the
+        // listener already is fd 3, fcntl does.
+        let rc = if fd == 3 {
+            // SAFETY: F_SETFD takes an integer flag set; fd 3 is open.
+            unsafe { libc::fcntl(3, libc::F_SETFD, 0) }
+        } else {
+            // SAFETY: plain fd numbers; fd is the listener, open in the child.
+            unsafe { libc::dup2(fd, 3) }
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec and only calls
+    // dup2, which is async-signal-safe.
+    unsafe { cmd.pre_exec(pass_fd) };
+    let mut child = cmd.spawn().unwrap();
+    drop(listener);
+    let deadline = std::time::Instant::now() + testkit::HANG_GUARD;
+    let out = loop {
+        let out = Command::new(crate::harness::DOCKER)
+            .args([
+                "-H",
+                &format!("unix://{}", sock.display()),
+                "version",
+                "--format",
+                "{{.Server.APIVersion}}",
+            ])
+            .env("DOCKER_CONFIG", l.path())
+            .output()
+            .unwrap();
+        if out.status.success() || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = child.wait().unwrap();
+    let log = std::fs::read_to_string(l.path().join("berthd.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nlog:\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.41");
+    assert!(st.success(), "{st:?}\nlog:\n{log}");
+    // The socket belongs to systemd: the daemon leaves it in place.
+    assert!(sock.exists());
 }

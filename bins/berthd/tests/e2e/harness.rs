@@ -598,39 +598,36 @@ pub fn require_container_bins() {
     }
 }
 
-/// A tar of the busybox rootfs (testkit's tree), made once per process.
-pub fn busybox_tar() -> &'static Path {
-    static TAR: std::sync::OnceLock<(TempDir, PathBuf)> = std::sync::OnceLock::new();
-    let (_, p) = TAR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("bd-busybox-")
-            .tempdir_in("/tmp")
-            .expect("create busybox temp dir");
-        let root = dir.path().join("rootfs");
+impl Berthd {
+    /// A tar of the busybox rootfs (testkit's tree), made in the test's
+    /// temp dir.
+    pub fn busybox_tar(&self) -> PathBuf {
+        let tar = self.root.join("busybox.tar");
+        if tar.exists() {
+            return tar;
+        }
+        let root = self.root.join("busybox-rootfs");
         testkit::rootfs::populate(&root);
-        let tar = dir.path().join("busybox.tar");
         let st = Command::new("tar")
             .arg("-C")
             .arg(&root)
-            .args(["-cf"])
+            .arg("-cf")
             .arg(&tar)
             .arg(".")
             .status()
             .expect("run tar");
         assert!(st.success(), "tar the busybox rootfs");
-        (dir, tar)
-    });
-    p
-}
+        tar
+    }
 
-impl Berthd {
     /// Imports the busybox rootfs as `busybox:latest`; returns the image ID.
     pub fn import_busybox(&self) -> String {
         require_container_bins();
+        let tar = self.busybox_tar();
         let out = self
             .docker([
                 "import".as_ref(),
-                busybox_tar().as_os_str(),
+                tar.as_os_str(),
                 "busybox:latest".as_ref(),
             ])
             .ok();

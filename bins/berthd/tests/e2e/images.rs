@@ -1,7 +1,7 @@
 //! Images through the docker CLI: import, list, inspect, history, tag,
 //! rmi, save, load, prune; and the errors clients rely on.
 
-use crate::harness::{Berthd, busybox_tar};
+use crate::harness::Berthd;
 
 #[test]
 fn import_list_inspect_history_tag_and_remove() {
@@ -55,7 +55,7 @@ fn import_from_stdin_with_changes() {
     }
     crate::harness::require_container_bins();
     let d = Berthd::start();
-    let tar = std::fs::read(busybox_tar()).unwrap();
+    let tar = std::fs::read(d.busybox_tar()).unwrap();
     let out = d
         .docker_stdin(
             [

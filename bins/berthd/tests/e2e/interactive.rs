@@ -43,10 +43,30 @@ fn run_it_reports_the_window_size_after_a_resize() {
     let d = started();
     let mut t = d.docker_pty(&["run", "-it", "--rm", "busybox", "sh"], 24, 80);
     t.read_until("# ");
-    t.resize(33, 111);
-    std::thread::sleep(Duration::from_millis(500));
-    t.write(b"stty size; exit 3\r");
-    t.read_until("33 111");
+    // The CLI watches for SIGWINCH once its session is set up; a change
+    // before that is lost (dockerd behaves the same), so the size is
+    // changed again until the container reports it.
+    let mut seen = false;
+    for i in 0..20u16 {
+        t.resize(33, 111 + i % 2);
+        std::thread::sleep(Duration::from_millis(100));
+        let from = t.position();
+        t.write(b"stty size\r");
+        if t.saw_within(
+            from,
+            &format!("33 {}", 111 + i % 2),
+            Duration::from_millis(400),
+        ) {
+            seen = true;
+            break;
+        }
+    }
+    assert!(
+        seen,
+        "the new size never reached the container: {:?}",
+        t.seen()
+    );
+    t.write(b"exit 3\r");
     let (code, out) = t.finish();
     assert_eq!(code, Some(3), "{out:?}");
 }
@@ -151,8 +171,8 @@ fn attach_hijacks_with_101_and_streams_stdcopy_frames() {
     )
     .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    let (status, _, headers) = read_head(&mut r).unwrap();
-    assert_eq!(status, 101);
+    let (status, reason, headers) = read_head(&mut r).unwrap();
+    assert_eq!((status, reason.as_str()), (101, "UPGRADED"));
     let h = |n: &str| {
         headers
             .iter()
@@ -271,4 +291,40 @@ fn bad_create_requests_are_400s() {
     write_request(&mut s, "GET", "/_ping", &[], None, true).unwrap();
     let r = read_response(&mut BufReader::new(s), false).unwrap();
     assert_eq!(r.text(), "OK");
+}
+
+#[test]
+fn attach_without_upgrade_streams_the_output_as_the_body() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "old",
+        "busybox",
+        "sh",
+        "-c",
+        "echo first; sleep 0.5; echo second",
+    ])
+    .ok();
+    let r = d.request(
+        "POST",
+        "/v1.41/containers/old/attach?logs=1&stream=1&stdout=1",
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/vnd.docker.raw-stream")
+    );
+    let mut want = Vec::new();
+    for line in ["first\n", "second\n"] {
+        want.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, line.len() as u8]);
+        want.extend_from_slice(line.as_bytes());
+    }
+    assert_eq!(r.body, want, "{:?}", r.text());
 }

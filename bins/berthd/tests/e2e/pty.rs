@@ -80,6 +80,31 @@ impl PtyRun {
     }
 
     /// false at end of output (every slave fd closed).
+    /// Reads for up to `within`; true once the output after `from` bytes
+    /// contains `needle`.
+    pub fn saw_within(&mut self, from: usize, needle: &str, within: Duration) -> bool {
+        use std::os::fd::AsFd;
+        let deadline = Instant::now() + within;
+        loop {
+            if String::from_utf8_lossy(&self.seen[from.min(self.seen.len())..]).contains(needle) {
+                return true;
+            }
+            if !testkit::wait_readable(self.master.as_fd(), deadline) {
+                return false;
+            }
+            let mut buf = [0u8; 4096];
+            match self.master.read(&mut buf) {
+                Ok(n) if n > 0 => self.seen.extend_from_slice(&buf[..n]),
+                _ => return false,
+            }
+        }
+    }
+
+    /// How many bytes were read so far.
+    pub fn position(&self) -> usize {
+        self.seen.len()
+    }
+
     fn read_some(&mut self, deadline: Instant) -> bool {
         use std::os::fd::AsFd;
         assert!(

@@ -249,6 +249,9 @@ fn exec_runs_in_the_container_with_its_exit_code() {
         d.docker(["exec", "host1", "sh", "-c", "exit 5"]).code(),
         Some(5)
     );
+    // A process that cannot start: docker's 127 and 126.
+    assert_eq!(d.docker(["exec", "host1", "no-such-cmd"]).code(), Some(127));
+    assert_eq!(d.docker(["exec", "host1", "/etc"]).code(), Some(126));
     let out = d
         .docker_stdin(["exec", "-i", "host1", "cat"], b"through stdin\n")
         .ok();

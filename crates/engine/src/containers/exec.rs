@@ -170,8 +170,11 @@ impl Engine {
             st.started = true;
         }
         let result = self.exec_launch(&exec, detach, console_size).await;
-        if result.is_err() {
-            exec.state().started = false;
+        if let Err(e) = &result {
+            // As dockerd: a process that could not be started has exited
+            // with 127 (command not found) or 126 (cannot be run), which
+            // `docker exec` reports through exec inspect.
+            exec.state().exit_code = Some(exec_failure_code(&e.to_string()));
         }
         result
     }
@@ -356,6 +359,17 @@ impl Engine {
             detach_keys: Some(Vec::new()),
             pid: st.pid,
         })
+    }
+}
+
+/// Docker's exit code for an exec whose process could not be started.
+fn exec_failure_code(message: &str) -> i64 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else {
+        126
     }
 }
 

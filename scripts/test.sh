@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh docker.io
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The daemon's end-to-end tests run berthd with berth-shim and berth-runc
+# from the same target directory.
+cargo build --workspace --bins
 cargo test --workspace
 # The same conformance suite against Debian's runc: it tests the contract.
 BERTH_TEST_RUNTIME="$(command -v runc)" cargo test -p berth-runc --test conformance

@@ -44,6 +44,8 @@ pub enum ContainerError {
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("{op}: {source}")]
     Sys {
         op: String,
@@ -289,7 +291,11 @@ impl Runtime {
             }
             let ctx = ProcessContext {
                 process,
-                seccomp: linux.seccomp().as_ref(),
+                seccomp: linux
+                    .seccomp()
+                    .as_ref()
+                    .map(|s| crate::seccomp::compile_cached(s, &self.root.join("seccomp.cache")))
+                    .transpose()?,
                 console_socket,
                 preserve_fds: o.preserve_fds,
                 role: Role::Init(InitContext {

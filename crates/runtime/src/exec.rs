@@ -82,7 +82,11 @@ impl Runtime {
         };
         let ctx = ProcessContext {
             process: &o.process,
-            seccomp: linux.seccomp().as_ref(),
+            seccomp: linux
+                .seccomp()
+                .as_ref()
+                .map(|s| crate::seccomp::compile_cached(s, &self.root.join("seccomp.cache")))
+                .transpose()?,
             console_socket,
             preserve_fds: o.preserve_fds,
             role: Role::Exec,

@@ -102,7 +102,8 @@ pub struct InitContext<'a> {
 pub struct ProcessContext<'a> {
     pub process: &'a Process,
     /// The container's seccomp profile (exec processes get the container's).
-    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// The seccomp filter, compiled by the parent before forking.
+    pub seccomp: Option<crate::seccomp::Filter>,
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: i32,
     pub role: Role<'a>,
@@ -335,10 +336,7 @@ fn container_setup(
     // Look the program up now (inside the container root, with the
     // container's PATH) so that a missing binary fails `create`, as in runc.
     let path = lookup(&args[0], &env, &cwd)?;
-    let filter = match ctx.seccomp {
-        Some(s) => Some(crate::seccomp::compile(s)?),
-        None => None,
-    };
+    let filter = ctx.seccomp.take();
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it must
     // happen before privileges are dropped (seccomp(2)); with it, as late as
     // possible, so the filter need not allow the runtime's own syscalls.

@@ -182,6 +182,86 @@ impl Filter {
     }
 }
 
+impl Filter {
+    const MAGIC: &'static [u8; 8] = b"BSECCMP1";
+
+    /// The filter as bytes, for [`compile_cached`]: magic, flags (u64 LE),
+    /// then each instruction as code (u16 LE), jt, jf, k (u32 LE).
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.program.len() * 8);
+        out.extend_from_slice(Self::MAGIC);
+        out.extend_from_slice(&(self.flags as u64).to_le_bytes());
+        for i in &self.program {
+            out.extend_from_slice(&i.code.to_le_bytes());
+            out.extend([i.jt, i.jf]);
+            out.extend_from_slice(&i.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// The inverse of `to_bytes`; None for anything malformed.
+    fn from_bytes(b: &[u8]) -> Option<Filter> {
+        let rest = b.strip_prefix(Self::MAGIC.as_slice())?;
+        let (flags, insns) = rest.split_at_checked(8)?;
+        if insns.is_empty() || insns.len() % 8 != 0 || insns.len() / 8 > MAX_INSTRUCTIONS {
+            return None;
+        }
+        let program = insns
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Filter {
+            program,
+            flags: u64::from_le_bytes(flags.try_into().ok()?) as libc::c_ulong,
+            ignored: Vec::new(),
+        })
+    }
+}
+
+/// [`compile`], with the result kept in `cache_dir` under a digest of the
+/// profile, the libseccomp version and this crate's version.
+///
+/// Compiling a large profile (Docker's default lists ~350 syscalls for three
+/// architectures) takes libseccomp 10-15 ms, most of a container start; the
+/// program only depends on those inputs, so it is compiled once. The cache
+/// lives in the runtime's state root, which only root can write: a forged
+/// entry there would need privileges that already own the host. An entry
+/// that cannot be read or parsed is simply recompiled; a failure to store
+/// one is ignored (the cache is an optimization).
+pub fn compile_cached(
+    spec: &LinuxSeccomp,
+    cache_dir: &std::path::Path,
+) -> Result<Filter, SeccompError> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_vec(spec).unwrap_or_default());
+    h.update(library_version().unwrap_or_default());
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(std::env::consts::ARCH);
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let path = cache_dir.join(format!("{key}.bpf"));
+    if let Some(f) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| Filter::from_bytes(&b))
+    {
+        return Ok(f);
+    }
+    let filter = compile(spec)?;
+    if std::fs::create_dir_all(cache_dir).is_ok() {
+        let tmp = cache_dir.join(format!(".{key}.{}", std::process::id()));
+        if std::fs::write(&tmp, filter.to_bytes()).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(filter)
+}
+
 /// Compiles a `linux.seccomp` section into a loadable [`Filter`].
 pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     let default_action = action(

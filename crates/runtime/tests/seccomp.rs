@@ -2,7 +2,8 @@
 //! and judged by what the kernel answers to real system calls.
 
 use berth_runtime::seccomp::{
-    Filter, KNOWN_FLAGS, SeccompError, compile, library_version, supported_archs, supported_flags,
+    Filter, KNOWN_FLAGS, SeccompError, compile, compile_cached, library_version, supported_archs,
+    supported_flags,
 };
 use oci_spec::runtime::LinuxSeccomp;
 use std::ffi::CString;
@@ -344,4 +345,37 @@ fn seccomp_feature_probes_report_this_host() {
     // Kernel 4.17+ knows all three flags.
     assert_eq!(supported_flags(), KNOWN_FLAGS);
     assert!(library_version().is_some_and(|v| v.starts_with("2.")));
+}
+
+#[test]
+fn seccomp_cached_program_is_the_compiled_one_and_survives_a_bad_entry() {
+    let cache = tempfile::tempdir().unwrap();
+    let spec = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" }]
+    }));
+    let fresh = compile(&spec).unwrap();
+    let first = compile_cached(&spec, cache.path()).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "one cache entry, no temp file left");
+    let from_cache = compile_cached(&spec, cache.path()).unwrap();
+    for f in [&first, &from_cache] {
+        assert_eq!(f.len(), fresh.len());
+        assert_eq!(f.flags(), fresh.flags());
+        assert!(f.operands().eq(fresh.operands()));
+    }
+    // The cached program is enforced like the compiled one.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        mkdir_errno_under(from_cache, &dir.path().join("x")),
+        libc::EPERM
+    );
+    // A truncated or foreign entry is recompiled, not trusted.
+    std::fs::write(entries[0].path(), b"BSECCMP1garbage").unwrap();
+    let again = compile_cached(&spec, cache.path()).unwrap();
+    assert!(again.operands().eq(fresh.operands()));
+    // A different profile gets its own entry.
+    let other = profile(serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW" }));
+    compile_cached(&other, cache.path()).unwrap();
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
 }

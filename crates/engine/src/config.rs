@@ -15,7 +15,10 @@ pub struct RuntimeSpec {
 pub enum LogDriver {
     /// json-file, written by the shim, rotated at `max_size` bytes keeping
     /// `max_file` files (docker's defaults: no limit, 1 file).
-    JsonFile { max_size: Option<u64>, max_file: u32 },
+    JsonFile {
+        max_size: Option<u64>,
+        max_file: u32,
+    },
     /// Docker's `local` driver is served as json-file with rotation on
     /// (20 MB x 5, docker's defaults for it).
     Local,
@@ -31,6 +34,9 @@ pub struct EngineConfig {
     pub runtimes: BTreeMap<String, RuntimeSpec>,
     /// The berth-shim binary.
     pub shim_path: PathBuf,
+    /// The init binary of `--init` (`berth-init`, statically linked: it
+    /// runs inside images of any libc); `None` refuses `--init`.
+    pub init_path: Option<PathBuf>,
     pub log_driver: LogDriver,
     /// "overlay" or "native".
     pub storage_driver: String,
@@ -69,6 +75,7 @@ impl EngineConfig {
             default_runtime: "berth-runc".to_string(),
             runtimes,
             shim_path: sibling_or_path("berth-shim"),
+            init_path: Some(sibling_or_path("berth-init")).filter(|p| p.is_absolute()),
             log_driver: LogDriver::JsonFile {
                 max_size: None,
                 max_file: 1,

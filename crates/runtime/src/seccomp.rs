@@ -190,7 +190,7 @@ impl Filter {
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.program.len() * 8);
         out.extend_from_slice(Self::MAGIC);
-        out.extend_from_slice(&(self.flags as u64).to_le_bytes());
+        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
         for i in &self.program {
             out.extend_from_slice(&i.code.to_le_bytes());
             out.extend([i.jt, i.jf]);
@@ -217,7 +217,7 @@ impl Filter {
             .collect();
         Some(Filter {
             program,
-            flags: u64::from_le_bytes(flags.try_into().ok()?) as libc::c_ulong,
+            flags: libc::c_ulong::try_from(u64::from_le_bytes(flags.try_into().ok()?)).ok()?,
             ignored: Vec::new(),
         })
     }

@@ -210,6 +210,7 @@ impl Engine {
         } = req;
         let mut host = host_config.unwrap_or_default();
         validate::host_config(&host)?;
+        super::init::init_for(&host, self.config().init_path.as_deref())?;
         validate::config(&config)?;
         validate::networking(&host, networking_config.as_ref())?;
         for mode in [&host.network_mode, &host.ipc_mode, &host.pid_mode] {

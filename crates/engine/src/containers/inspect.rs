@@ -129,7 +129,7 @@ impl Engine {
                 error: s.error.clone(),
                 started_at: time_or_zero(&s.started_at),
                 finished_at: time_or_zero(&s.finished_at),
-                health: None,
+                health: self.containers.health.get(&rec.id),
             },
             image: rec.image.clone(),
             resolv_conf_path: rec.resolv_conf_path.clone(),

@@ -239,6 +239,7 @@ impl Engine {
                 continue;
             }
             let labels = rec.config.labels.clone().unwrap_or_default();
+            let health = self.containers.health.get(&rec.id);
             let matches = f.fuzzy_match("id", &rec.id)
                 && f.regex_match("name", &rec.name)
                 && f.match_kv_list("label", &labels)
@@ -251,7 +252,10 @@ impl Engine {
                 && before.is_none_or(|b| created_nanos(&rec) < b)
                 && since_bound.is_none_or(|b| created_nanos(&rec) > b)
                 && f.exact_match("network", network_name(&rec.host_config.network_mode))
-                && f.exact_match("health", "none")
+                && f.exact_match(
+                    "health",
+                    health.as_ref().map_or("none", |h| h.status.as_str()),
+                )
                 && f.exact_match("is-task", "false")
                 && !f.contains("volume")
                 && !f.contains("publish")
@@ -288,7 +292,15 @@ impl Engine {
                 size_root_fs: size_root,
                 labels: Some(labels),
                 state: s.status().to_string(),
-                status: status_text(s, now),
+                status: match &health {
+                    // "Up 5 seconds (healthy)", as docker's State.String.
+                    Some(h) if s.running && !s.paused && !s.restarting => format!(
+                        "{} ({})",
+                        status_text(s, now),
+                        super::health::status_suffix(h)
+                    ),
+                    _ => status_text(s, now),
+                },
                 host_config: SummaryHostConfig {
                     network_mode: rec.host_config.network_mode.clone(),
                 },

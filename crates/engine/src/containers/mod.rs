@@ -77,11 +77,16 @@
 //! (async shim client), `files` (hostname/hosts/resolv.conf), `signal`,
 //! `spec` (the OCI spec input), `rootfs` (mounting).
 
+pub mod archive;
 pub mod attach;
+mod changes;
 mod control;
 mod create;
 pub mod exec;
+mod extract;
 mod files;
+mod health;
+mod init;
 mod inspect;
 mod lifecycle;
 mod list;
@@ -95,6 +100,7 @@ mod rootfs;
 mod shim;
 pub mod signal;
 mod spec;
+mod stats;
 pub mod store;
 mod top;
 mod validate;
@@ -280,6 +286,9 @@ pub enum Error {
         primary: Box<Error>,
         cleanup: Box<Error>,
     },
+    /// `docker cp` and export (see [`archive`]).
+    #[error("{0}")]
+    Archive(#[source] archive::ArchiveError),
     /// The daemon is shutting down and accepts no new work on containers.
     #[error("daemon is shutting down")]
     ShuttingDown,
@@ -328,6 +337,7 @@ impl Error {
             | Error::AttachRestarting => Conflict,
             Error::AlreadyStarted | Error::AlreadyStopped => NotModified,
             Error::Image(e) => e.kind(),
+            Error::Archive(e) => e.kind(),
             Error::Spec { source, .. } => source.kind(),
             // docker: a missing or non-executable command is the user's
             // configuration (400); other runtime failures are 500.
@@ -379,6 +389,7 @@ pub struct ContainerService {
     pub(crate) runtime_root: PathBuf,
     pub(crate) registry: RwLock<Registry>,
     pub(crate) execs: exec::ExecTable,
+    pub(crate) health: health::HealthTable,
     /// Set by shutdown: no restart policy acts any more.
     pub(crate) shutting_down: std::sync::atomic::AtomicBool,
 }
@@ -424,6 +435,7 @@ impl ContainerService {
             runtime_root,
             registry: RwLock::new(registry),
             execs: exec::ExecTable::default(),
+            health: health::HealthTable::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
         })
     }

@@ -1,6 +1,7 @@
 //! The monitor of a running container: waits for init's exit through the
 //! shim, records it (`die`), cleans up, and applies `--rm` or the restart
-//! policy (with its back-off, cancelled by a stop or kill).
+//! policy (with its back-off, cancelled by a stop or kill). The health
+//! monitor of the run (`health`) starts with it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,6 +19,7 @@ impl Engine {
     /// Watches run `generation` of `c` until init exits, then handles the
     /// exit.
     pub(crate) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, generation: u64) {
+        self.spawn_health_monitor(c.clone(), generation);
         let engine = self.clone();
         tokio::spawn(async move {
             let shim = Shim::new(engine.containers.state_dir(&c.id));

@@ -90,6 +90,7 @@ impl Engine {
             reg.by_id.remove(&c.id);
         }
         self.containers.execs.forget_container(&c.id);
+        self.containers.health.forget(&c.id);
         // The event first: a client woken by the removal may read events.
         self.container_event(c, "destroy", &[]);
         c.notify(|l| {

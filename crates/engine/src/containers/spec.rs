@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::store::ContainerRecord;
-use super::{Error, validate};
+use super::Error;
 use crate::Engine;
 use crate::oci::{self, NetNs, Ns, Resources, SpecInput};
 
@@ -155,11 +155,7 @@ pub fn spec_input(
         resolv_file: PathBuf::from(&rec.resolv_conf_path),
         shm_size: (h.shm_size > 0).then_some(h.shm_size),
         ipc_shm: None,
-        init: if h.init == Some(true) {
-            validate::init_binary()
-        } else {
-            None
-        },
+        init: super::init::init_for(h, engine.config().init_path.as_deref())?,
         resources: Resources {
             memory: r.memory,
             memory_swap: r.memory_swap,

@@ -24,7 +24,7 @@ fn empty<T>(v: &Option<Vec<T>>) -> bool {
 pub fn host_config(h: &HostConfig) -> Result<(), Error> {
     let r = &h.resources;
     // (is the field at its zero value, its name)
-    let zero_checks: [(bool, &str); 26] = [
+    let zero_checks: [(bool, &str); 25] = [
         (
             h.port_bindings
                 .as_ref()
@@ -84,10 +84,6 @@ pub fn host_config(h: &HostConfig) -> Result<(), Error> {
         (
             h.cgroupns_mode.is_empty() || h.cgroupns_mode == "host",
             "HostConfig.CgroupnsMode \"private\"",
-        ),
-        (
-            h.init != Some(true) || init_binary().is_some(),
-            "HostConfig.Init (no berth-init binary installed)",
         ),
     ];
     if let Some((_, field)) = zero_checks.iter().find(|(zero, _)| !zero) {
@@ -191,15 +187,7 @@ pub fn config(c: &Config) -> Result<(), Error> {
         return Err(unsupported("Config.MacAddress (networking arrives later)"));
     }
     if let Some(hc) = &c.healthcheck {
-        let runs = hc
-            .test
-            .as_deref()
-            .is_some_and(|t| !t.is_empty() && t[0] != "NONE");
-        if runs {
-            return Err(unsupported(
-                "Config.Healthcheck (health checks arrive later)",
-            ));
-        }
+        super::health::validate(hc)?;
     }
     if let Some(t) = c.stop_timeout {
         if t < -1 {
@@ -243,12 +231,6 @@ pub fn networking(h: &HostConfig, n: Option<&NetworkingConfig>) -> Result<(), Er
         }
     }
     Ok(())
-}
-
-/// The init binary for `--init`: `berth-init` next to the daemon.
-pub fn init_binary() -> Option<std::path::PathBuf> {
-    let p = crate::config::sibling_or_path("berth-init");
-    (p.is_absolute() && p.exists()).then_some(p)
 }
 
 /// Parses a size as docker's `RAMInBytes` does: a number with an optional

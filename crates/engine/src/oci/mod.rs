@@ -37,6 +37,9 @@ mod process;
 mod seccomp;
 mod user;
 
+/// The user resolver, for `docker cp -a` (the copied files' owner).
+pub(crate) use user::resolve as resolve_user;
+
 #[cfg(test)]
 mod docker_tests;
 #[cfg(test)]

@@ -190,7 +190,10 @@ impl Filter {
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.program.len() * 8);
         out.extend_from_slice(Self::MAGIC);
-        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
+        // c_ulong is u64 here but u32 on 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        let flags = u64::from(self.flags);
+        out.extend_from_slice(&flags.to_le_bytes());
         for i in &self.program {
             out.extend_from_slice(&i.code.to_le_bytes());
             out.extend([i.jt, i.jf]);

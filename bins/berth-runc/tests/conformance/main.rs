@@ -16,7 +16,7 @@
 //! dir, container ids, cgroup paths and temp dirs.
 
 mod badinput;
-mod cgroup2_only;
+mod cgroup_layouts;
 mod cgroups;
 mod exec;
 mod hooks;

@@ -1,11 +1,12 @@
-//! A host with only cgroup v2 (the unified hierarchy at /sys/fs/cgroup),
-//! simulated on this hybrid host: the runtime runs in a private mount
-//! namespace where /sys/fs/cgroup is replaced by a cgroup2 mount (the same
-//! unified hierarchy the host has at /sys/fs/cgroup/unified). The v1
-//! controllers stay bound to their v1 hierarchies, so no limit can be set
-//! here; the lifecycle, freezing (cgroup.freeze needs no controller), the
-//! process list and the cleanup can, and those are what the runtime must
-//! get right on a v2-only host.
+//! The other cgroup layouts berth-runc must handle, simulated on this
+//! hybrid host by running the runtime in a private mount namespace:
+//! - cgroup v2 only: /sys/fs/cgroup replaced by a cgroup2 mount (the same
+//!   unified hierarchy the host has at /sys/fs/cgroup/unified). The v1
+//!   controllers stay bound to their v1 hierarchies, so no limit can be set
+//!   there; the lifecycle, freezing (cgroup.freeze needs no controller), the
+//!   process list and the cleanup can, and those are checked.
+//! - cgroup v1 only: the unified mount removed; limits, freezing and cleanup
+//!   through the v1 controllers, and nothing made in the unified hierarchy.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,67 @@ fn lifecycle_pause_and_cleanup_on_a_cgroup2_only_host() {
     ctr.kill("KILL").ok();
     ctr.wait_stopped();
     ctr.delete().ok();
+    assert!(
+        cgroups::dirs_named(ctr.id()).is_empty(),
+        "{:?}",
+        cgroups::dirs_named(ctr.id())
+    );
+}
+
+/// A runtime wrapper that runs the runtime under test on a cgroup-v1-only
+/// view: the unified hierarchy (this host's /sys/fs/cgroup/unified) is
+/// unmounted in a private mount namespace.
+fn v1_only_runtime(dir: &Path) -> Option<Runtime> {
+    if !testkit::require_root() {
+        return None;
+    }
+    if !Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+        || !Path::new("/sys/fs/cgroup/memory").is_dir()
+    {
+        eprintln!("skipping: not a hybrid cgroup host");
+        return None;
+    }
+    let inner = Runtime::new(env!("CARGO_BIN_EXE_berth-runc"));
+    let wrapper: PathBuf = dir.join("runtime-v1-only");
+    let script = format!(
+        "#!/bin/sh\nexec unshare --mount sh -c 'umount -l /sys/fs/cgroup/unified && exec \"$0\" \"$@\"' {} \"$@\"\n",
+        inner.bin().display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Some(Runtime::exact(&wrapper))
+}
+
+#[test]
+fn limits_and_cleanup_on_a_cgroup1_only_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(rt) = v1_only_runtime(dir.path()) else {
+        return;
+    };
+    let bundle = Bundle::new()
+        .args(&["sleep", "inf"])
+        .resources(serde_json::json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}}));
+    let ctr = rt.container(&bundle);
+    ctr.run_detached().ok();
+    let pid = ctr.pid();
+    let mut named = 0;
+    for (ctrls, path) in cgroups::membership(pid) {
+        if ctrls.is_empty() {
+            // No unified hierarchy was visible: none made there.
+            assert!(!path.contains(ctr.id()), "unified cgroup {path}");
+        } else if path.contains(ctr.id()) {
+            named += 1;
+        }
+    }
+    assert!(named >= 5, "v1 cgroups named after the container: {named}");
+    let mem = cgroups::dir_for(pid, "memory").expect("memory cgroup");
+    assert_eq!(cgroups::read(&mem, "memory.limit_in_bytes"), "67108864");
+    let pids = cgroups::dir_for(pid, "pids").expect("pids cgroup");
+    assert_eq!(cgroups::read(&pids, "pids.max"), "32");
+    ctr.pause().ok();
+    assert_eq!(ctr.status(), "paused");
+    ctr.resume().ok();
+    ctr.delete_force().ok();
     assert!(
         cgroups::dirs_named(ctr.id()).is_empty(),
         "{:?}",

@@ -9,6 +9,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The daemon's end-to-end tests run berthd with berth-shim and berth-runc
 # from the same target directory.
 cargo build --workspace --bins
+# berth-init runs inside images that may have no C library: it is linked
+# statically, which only this one binary needs (the flag cannot be set per
+# package in Cargo.toml).
+cargo rustc -p berth-init --bin berth-init -- -C target-feature=+crt-static
 cargo test --workspace
 # The same conformance suite against Debian's runc: it tests the contract.
 BERTH_TEST_RUNTIME="$(command -v runc)" cargo test -p berth-runc --test conformance

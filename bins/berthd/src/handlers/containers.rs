@@ -13,7 +13,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use crate::api::{self, ApiError, EngineError, Resp, ok_json, status_only};
 use crate::body::Body;
 use crate::daemon::Daemon;
-use crate::handlers::{Call, filters};
+use crate::handlers::{Call, container_fs, filters};
 use crate::hijack::{self, DetachKeys, RAW_STREAM};
 use crate::router::ContainerOp;
 
@@ -163,13 +163,13 @@ pub async fn handle(
         ContainerOp::Logs => logs(daemon, id, &call),
         ContainerOp::Attach => attach(daemon, id, call).await,
         ContainerOp::ExecCreate => crate::handlers::exec::create(daemon, id, call).await,
-        ContainerOp::AttachWs
-        | ContainerOp::Changes
-        | ContainerOp::Export
-        | ContainerOp::Stats
-        | ContainerOp::ArchiveStat
-        | ContainerOp::ArchiveGet
-        | ContainerOp::ArchivePut => Err(ApiError::not_implemented()),
+        ContainerOp::Stats => container_fs::stats(daemon, id, &call),
+        ContainerOp::Changes => container_fs::changes(daemon, id).await,
+        ContainerOp::Export => container_fs::export(daemon, id).await,
+        ContainerOp::ArchiveStat => container_fs::archive_stat(daemon, id, &call).await,
+        ContainerOp::ArchiveGet => container_fs::archive_get(daemon, id, &call).await,
+        ContainerOp::ArchivePut => container_fs::archive_put(daemon, id, call).await,
+        ContainerOp::AttachWs => Err(ApiError::not_implemented()),
     }
 }
 

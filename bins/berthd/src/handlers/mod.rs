@@ -1,6 +1,7 @@
 //! Request handling: route, check the version, run the endpoint's handler,
 //! and turn its error into docker's `{"message": ...}` response.
 
+pub mod container_fs;
 pub mod containers;
 pub mod exec;
 pub mod images;

@@ -6,11 +6,13 @@
 //! Container tests also need `berth-shim` and `berth-runc` built next to
 //! berthd (`cargo build --bins`).
 
+mod container_fs;
 mod containers;
 mod daemon;
 mod harness;
 mod http;
 mod images;
+mod init_health;
 mod interactive;
 mod pty;
 mod system;

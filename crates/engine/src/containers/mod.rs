@@ -50,6 +50,12 @@
 //! | `POST /exec/{id}/resize` | [`Engine::exec_resize`] |
 //! | `GET /exec/{id}/json` | [`Engine::exec_inspect`] |
 //! | `GET /info` | [`Engine::container_counts`] |
+//! | `GET /containers/{id}/stats?stream=&one-shot=` | [`Engine::container_stats`]`(ref, stream, one_shot) -> mpsc::Receiver<StatsResponse>` |
+//! | `GET /containers/{id}/changes` | [`Engine::container_changes`]`(ref) -> Vec<ChangeItem>` |
+//! | `GET /containers/{id}/export` | [`Engine::container_export`]`(ref, W) -> W` |
+//! | `HEAD /containers/{id}/archive?path=` | [`Engine::container_stat_path`]`(ref, path) -> PathStat` |
+//! | `GET /containers/{id}/archive?path=` | [`Engine::container_archive`]`(ref, path, on_stat, W) -> W` |
+//! | `PUT /containers/{id}/archive?path=` | [`Engine::container_extract`]`(ref, path, ExtractOptions, R)` |
 //!
 //! Streams ([`AttachStream`], [`ExecStartStream`]) are one end of a unix
 //! socket pair carrying exactly the bytes of the hijacked connection:
@@ -75,7 +81,9 @@
 //! `control` (pause, rename, update, logs), `remove`, `restart` (policies),
 //! `logs`, `attach`, `exec`, `list`, `inspect`, `top`, `restore`, `shim`
 //! (async shim client), `files` (hostname/hosts/resolv.conf), `signal`,
-//! `spec` (the OCI spec input), `rootfs` (mounting).
+//! `spec` (the OCI spec input), `rootfs` (mounting), `stats` (cgroup
+//! samples), `changes` (`docker diff`), `archive` and `extract`
+//! (`docker cp`, export).
 
 pub mod archive;
 pub mod attach;

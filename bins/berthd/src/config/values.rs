@@ -7,25 +7,6 @@ use berth_engine::LogDriver;
 
 use super::ConfigError;
 
-/// The resources `--default-ulimit` may name (setrlimit(2), as docker spells them).
-const ULIMITS: &[&str] = &[
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-];
-
 /// The log driver with its options, validated as docker's drivers do.
 pub(super) fn log_driver(
     name: Option<&str>,
@@ -124,7 +105,7 @@ pub(super) fn check_ulimit(
         value: spec.to_string(),
         reason,
     };
-    if !ULIMITS.contains(&name) {
+    if !berth_engine::oci::ULIMIT_NAMES.contains(&name) {
         return Err(bad("unknown ulimit type"));
     }
     // -1 means unlimited, as in docker.

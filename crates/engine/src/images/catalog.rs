@@ -325,47 +325,48 @@ pub(crate) fn is_id_prefix(id: &str, name: &str) -> bool {
     !name.is_empty() && (id.starts_with(name) || id.starts_with(&format!("sha256:{name}")))
 }
 
+/// A small image for unit tests: one layer whose diff ID derives from `n`.
+#[cfg(test)]
+pub(crate) fn test_image(n: u8) -> Arc<Resolved> {
+    let config = ImageConfig {
+        created: Some("2024-01-02T03:04:05.123456789Z".into()),
+        author: None,
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        variant: None,
+        config: None,
+        rootfs: berth_image::config::RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![Digest::of(&[n])],
+        },
+        history: vec![],
+        extra: Default::default(),
+    };
+    let id = Digest::of(&config.to_bytes());
+    let desc = |d| Descriptor {
+        media_type: manifest::MT_DOCKER_CONFIG.into(),
+        digest: d,
+        size: 1,
+        urls: vec![],
+        annotations: Default::default(),
+        platform: None,
+    };
+    Arc::new(Resolved {
+        id,
+        manifest: Manifest {
+            schema_version: 2,
+            media_type: None,
+            config: desc(id),
+            layers: vec![],
+            annotations: Default::default(),
+        },
+        config,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_image::config::RootFs;
-
-    fn resolved(n: u8) -> Arc<Resolved> {
-        let config = ImageConfig {
-            created: Some("2024-01-02T03:04:05.123456789Z".into()),
-            author: None,
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            variant: None,
-            config: None,
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![Digest::of(&[n])],
-            },
-            history: vec![],
-            extra: Default::default(),
-        };
-        let id = Digest::of(&config.to_bytes());
-        let desc = |d| Descriptor {
-            media_type: manifest::MT_DOCKER_CONFIG.into(),
-            digest: d,
-            size: 1,
-            urls: vec![],
-            annotations: Default::default(),
-            platform: None,
-        };
-        Arc::new(Resolved {
-            id,
-            manifest: Manifest {
-                schema_version: 2,
-                media_type: None,
-                config: desc(id),
-                layers: vec![],
-                annotations: Default::default(),
-            },
-            config,
-        })
-    }
 
     fn record(name: &str, target: u8, at: i64) -> ImageRecord {
         ImageRecord {
@@ -385,7 +386,7 @@ mod tests {
     /// Two images: A (anchor + busybox:latest + busybox:1 + other/x:v) and
     /// B (anchor only).
     fn catalog() -> (Catalog, Digest, Digest) {
-        let (a, b) = (resolved(1), resolved(2));
+        let (a, b) = (test_image(1), test_image(2));
         let (ida, idb) = (a.id, b.id);
         let records = vec![
             record(&ida.to_string(), 1, 10),

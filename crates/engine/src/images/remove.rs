@@ -368,53 +368,13 @@ impl ImageService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::images::catalog::Resolved;
-    use berth_image::config::{ImageConfig, RootFs};
-    use berth_image::manifest::{self, Descriptor, Manifest};
+    use berth_image::manifest::{self, Descriptor};
     use berth_image::store::ImageRecord;
-    use std::sync::Arc;
-
-    fn image(n: u8) -> Arc<Resolved> {
-        let config = ImageConfig {
-            created: None,
-            author: None,
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            variant: None,
-            config: None,
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![Digest::of(&[n])],
-            },
-            history: vec![],
-            extra: Default::default(),
-        };
-        let id = Digest::of(&config.to_bytes());
-        let desc = |d| Descriptor {
-            media_type: manifest::MT_DOCKER_CONFIG.into(),
-            digest: d,
-            size: 1,
-            urls: vec![],
-            annotations: Default::default(),
-            platform: None,
-        };
-        Arc::new(Resolved {
-            id,
-            manifest: Manifest {
-                schema_version: 2,
-                media_type: None,
-                config: desc(id),
-                layers: vec![],
-                annotations: Default::default(),
-            },
-            config,
-        })
-    }
 
     /// A catalog of one image (target byte 1) named by `names` plus its
     /// anchor; returns it with the image ID.
     fn cat(names: &[&str]) -> (Catalog, String) {
-        let img = image(1);
+        let img = crate::images::catalog::test_image(1);
         let id = img.id.to_string();
         let target = Descriptor {
             media_type: manifest::MT_DOCKER_MANIFEST.into(),

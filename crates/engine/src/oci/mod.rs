@@ -34,6 +34,7 @@ mod devices;
 mod linux;
 mod mounts;
 mod process;
+pub use process::ULIMIT_NAMES;
 mod seccomp;
 mod user;
 

@@ -102,8 +102,8 @@ pub(crate) fn capability_sets(
     Ok(sets)
 }
 
-/// `--ulimit` names docker accepts (go-units).
-const ULIMIT_NAMES: [&str; 16] = [
+/// `--ulimit` (and daemon `default-ulimits`) names docker accepts (go-units).
+pub const ULIMIT_NAMES: [&str; 16] = [
     "as",
     "core",
     "cpu",

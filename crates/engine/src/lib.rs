@@ -60,7 +60,8 @@ impl Engine {
             })?;
         }
         let images = images::ImageService::open(&config).map_err(OpenError::Images)?;
-        let containers = containers::ContainerService::open(&config).map_err(OpenError::Containers)?;
+        let containers =
+            containers::ContainerService::open(&config).map_err(OpenError::Containers)?;
         let engine = Arc::new(Engine {
             config,
             events: EventBus::new(),

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::store::ContainerRecord;
 use super::Error;
+use super::store::ContainerRecord;
 use crate::Engine;
 use crate::oci::{self, NetNs, Ns, Resources, SpecInput};
 

@@ -455,16 +455,31 @@ impl<W: Write> TarWriter<W> {
                     }
                     self.links.insert(key, arch.to_string());
                 }
+                // A running container may swap the file for a fifo (open
+                // would block) or a device node it made (berthd, outside the
+                // device cgroup, would read a host device) since the stat:
+                // open without blocking and only read the very inode that
+                // was stat'ed as a regular file.
                 let f = match openat(
                     parent,
                     name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+                    OFlags::RDONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::NOCTTY
+                        | OFlags::NONBLOCK
+                        | OFlags::CLOEXEC,
                     Mode::empty(),
                 ) {
                     Ok(f) => f,
                     Err(Errno::NOENT) => return Ok(()),
                     Err(e) => return Err(errno("open", arch)(e)),
                 };
+                let now = rustix::fs::fstat(&f).map_err(errno("stat", arch))?;
+                if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile
+                    || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+                {
+                    return Err(errno("open", arch)(Errno::AGAIN));
+                }
                 h.set_entry_type(tar::EntryType::Regular);
                 let size = st.st_size.max(0) as u64;
                 h.set_size(size);

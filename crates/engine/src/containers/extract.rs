@@ -12,8 +12,8 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{
-    AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, chmodat, chownat, linkat,
-    mkdirat, mknodat, openat, openat2, statat, symlinkat, unlinkat, utimensat,
+    AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, chownat, linkat, mkdirat,
+    mknodat, openat, openat2, statat, symlinkat, unlinkat, utimensat,
 };
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
@@ -276,8 +276,7 @@ pub fn extract(
             continue;
         }
         // After chown, which clears set-user-ID bits (chown(2)).
-        chmodat(&parent, at, Mode::from_raw_mode(mode), AtFlags::empty())
-            .map_err(errno("chmod", &name))?;
+        chmod_nofollow(&parent, at, Mode::from_raw_mode(mode)).map_err(errno("chmod", &name))?;
         if is_dir {
             dir_times.push((comps.clone(), mtime));
         } else {
@@ -293,6 +292,29 @@ pub fn extract(
         set_times(&parent, last, mtime).map_err(errno("set times", &name))?;
     }
     Ok(())
+}
+
+/// chmod of the entry `name` in `dir` itself, never of what it points to.
+///
+/// fchmodat(2) always follows a symlink (AT_SYMLINK_NOFOLLOW is refused),
+/// and a process of a running container may have replaced the entry we
+/// just created with a symlink to a host file: berthd resolves it in the
+/// host's mount namespace. So the entry is opened without following links
+/// (O_PATH|O_NOFOLLOW), checked not to be a symlink, and changed through
+/// its /proc/self/fd link, which names that very inode.
+fn chmod_nofollow(dir: &OwnedFd, name: &str, mode: Mode) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let node = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = rustix::fs::fstat(&node)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+        return Err(Errno::LOOP);
+    }
+    rustix::fs::chmod(format!("/proc/self/fd/{}", node.as_raw_fd()), mode)
 }
 
 fn set_times(dir: &OwnedFd, name: &str, mtime: i64) -> Result<(), Errno> {

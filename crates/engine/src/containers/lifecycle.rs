@@ -159,7 +159,10 @@ impl Engine {
             Ok(pid) => {
                 let generation = c.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 let now = jiff::Timestamp::now().to_string();
-                c.update(|r| {
+                // The container runs now: a failed record write must not
+                // leave it unmonitored (its exit would never be collected),
+                // so it is only reported, as in the monitor.
+                if let Err(e) = c.update(|r| {
                     let s = &mut r.state;
                     s.running = true;
                     s.paused = false;
@@ -170,7 +173,9 @@ impl Engine {
                     s.exit_code = 0;
                     s.error.clear();
                     s.started_at = now;
-                })?;
+                }) {
+                    warn(format_args!("record start of container {id}: {e}"));
+                }
                 c.notify(|l| {
                     l.running = true;
                     l.restarting = false;

@@ -199,9 +199,15 @@ pub fn write_bundle(
         id: rec.id.clone(),
         source,
     })?;
-    // A spec is plain data: serializing cannot fail.
+    // A spec is plain data: serializing cannot fail. The bundle is runtime
+    // state, rebuilt at every start and read once by the runtime: no fsync.
     let bytes = serde_json::to_vec(&spec).unwrap_or_default();
-    super::store::write_atomic(&bundle.join("config.json"), &bytes)
+    let path = bundle.join("config.json");
+    std::fs::write(&path, &bytes).map_err(|source| Error::Io {
+        op: "write",
+        path,
+        source,
+    })
 }
 
 /// The OCI `LinuxResources` JSON of an update (`runtime update -r -`):

@@ -14,7 +14,6 @@
 //! tells waiters about exits and removal.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -208,29 +207,14 @@ pub fn write_record(dir: &Path, rec: &ContainerRecord) -> Result<(), Error> {
     write_atomic(&dir.join(RECORD_FILE), &bytes)
 }
 
-/// Replaces `path` with `bytes`: write a temp file beside it, fsync it,
-/// rename it over `path`, fsync the directory (so the rename itself is
-/// durable, rename(2) and fsync(2)).
+/// Replaces `path` with `bytes` atomically and durably (the content
+/// store's crash-safe write: temp file, fsync, rename, fsync the dir).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = path.with_extension("tmp");
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io {
-            op,
-            path: p,
-            source,
-        }
-    };
-    let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(bytes).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("fsync", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("fsync", dir))?;
-    Ok(())
+    berth_content::atomic::write_file(path, bytes).map_err(|e| Error::Io {
+        op: e.op,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// The records read, and the record files that could not be read.

@@ -108,18 +108,38 @@ fn read_etc(rootfs: &Path, path: &'static str) -> Result<Option<String>, SpecErr
         path: rootfs.to_path_buf(),
         source: e.into(),
     })?;
+    // The image chooses what these paths are: a fifo must not block the
+    // daemon (O_NONBLOCK), a device must not be read (regular files only),
+    // and a huge file must not exhaust its memory (1 MiB is far more than
+    // any real passwd or group file).
     let fd = match rustix::fs::openat2(
         &root,
         path,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     ) {
         Ok(fd) => fd,
-        Err(_) => return Ok(None),
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => {
+            return Err(SpecError::ReadRootfsFile {
+                path,
+                source: e.into(),
+            });
+        }
     };
+    let file = std::fs::File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|source| SpecError::ReadRootfsFile { path, source })?;
+    if !meta.is_file() {
+        return Err(SpecError::ReadRootfsFile {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"),
+        });
+    }
     let mut text = String::new();
-    std::fs::File::from(fd)
+    file.take(1 << 20)
         .read_to_string(&mut text)
         .map_err(|source| SpecError::ReadRootfsFile { path, source })?;
     Ok(Some(text))

@@ -15,11 +15,10 @@ use oci_spec::runtime::Process;
 
 use crate::cgroups::Cgroup;
 use crate::channel;
-use crate::container::{
-    ContainerError, Runtime, drive_setup, load_saved_spec, spawn_stage1, write_pid_file,
-};
+use crate::container::{ContainerError, Runtime, load_saved_spec, write_pid_file};
 use crate::namespaces::NamespacePlan;
 use crate::process::{ProcessContext, Role};
+use crate::setup::{drive_setup, spawn_stage1};
 use crate::state::Status;
 
 /// Options of `exec`.

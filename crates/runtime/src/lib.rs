@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod namespaces;
 pub mod process;
 pub mod seccomp;
+mod setup;
 pub mod spec;
 pub mod state;
 

@@ -313,7 +313,7 @@ impl Runtime {
             let (mut chan, child) = channel::pair()?;
             let stage1 = spawn_stage1(child, &cgroup, &plan, joins, ctx)?;
             undo.pids.push(stage1);
-            let pid = drive_setup(&mut chan, stage1, &spec, &plan, &mut undo.pids, |pid| {
+            let pid = drive_setup(&mut chan, stage1, &spec, &mut undo.pids, |pid| {
                 template["pid"] = serde_json::json!(pid);
                 run_spec_hooks(&spec, &template, |h| h.prestart().clone(), "prestart")?;
                 run_spec_hooks(

@@ -95,7 +95,7 @@ impl Runtime {
         let result = (|| -> Result<i32, ContainerError> {
             let stage1 = spawn_stage1(child, &cgroup, &plan, joins, ctx)?;
             pids.push(stage1);
-            let pid = drive_setup(&mut chan, stage1, &spec, &plan, &mut pids, |_| Ok(()))?;
+            let pid = drive_setup(&mut chan, stage1, &spec, &mut pids, |_| Ok(()))?;
             // End-of-file: execve succeeded; an error message: it did not.
             chan.next("exec process", "execve")?;
             Ok(pid)

@@ -103,7 +103,6 @@ pub(crate) fn drive_setup(
     chan: &mut ParentEnd,
     stage1: i32,
     spec: &Spec,
-    plan: &NamespacePlan,
     pids: &mut Vec<i32>,
     mut hooks: impl FnMut(i32) -> Result<(), ContainerError>,
 ) -> Result<i32, ContainerError> {

@@ -1,6 +1,7 @@
 //! Request handling: route, check the version, run the endpoint's handler,
 //! and turn its error into docker's `{"message": ...}` response.
 
+pub mod commit;
 pub mod container_fs;
 pub mod containers;
 pub mod exec;
@@ -80,6 +81,7 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         }
         Route::ImagePrune => images::prune(daemon, &call).await,
         Route::ImageSearch => images::search(&call),
+        Route::Commit => commit::commit(daemon, call).await,
         Route::ContainerCreate => containers::create(daemon, call).await,
         Route::ContainerList => containers::list(daemon, &call),
         Route::ContainerPrune => containers::prune(daemon, &call).await,

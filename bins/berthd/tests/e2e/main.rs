@@ -6,6 +6,7 @@
 //! Container tests also need `berth-shim` and `berth-runc` built next to
 //! berthd (`cargo build --bins`).
 
+mod commit_restart;
 mod container_fs;
 mod containers;
 mod daemon;

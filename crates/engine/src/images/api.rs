@@ -113,7 +113,13 @@ impl Engine {
 
     /// Publishes an image event; `name` becomes the `name` attribute, on
     /// top of the image's labels (as dockerd does).
-    fn image_event(&self, action: &str, id: &str, name: &str, labels: BTreeMap<String, String>) {
+    pub(super) fn image_event(
+        &self,
+        action: &str,
+        id: &str,
+        name: &str,
+        labels: BTreeMap<String, String>,
+    ) {
         let mut attrs = labels;
         attrs.insert("name".into(), name.into());
         self.events()

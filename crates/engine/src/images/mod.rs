@@ -22,11 +22,13 @@
 //! The module's parts: `catalog` (records grouped into images, name
 //! lookup), `rootfs` (the container service's contract), `remove`
 //! (docker's untag/delete rules as a plan, and prune), `query` (list,
-//! inspect, history, disk usage), `transfer` (import, load, save) and
+//! inspect, history, disk usage), `transfer` (import, load, save),
+//! `commit` (a new image from a container's rw layer) and
 //! `api` (the async [`crate::Engine`] methods berthd calls).
 
 mod api;
 pub(crate) mod catalog;
+pub mod commit;
 mod error;
 mod filters;
 mod query;
@@ -47,6 +49,7 @@ use berth_snapshots::overlay::OverlaySnapshotter;
 use berth_snapshots::{Kind, Snapshotter};
 
 pub use api::{ReadBridge, WriteBridge};
+pub use commit::{CommitError, CommitOptions};
 pub use error::{DeleteConflict, Error};
 pub use query::DiskUsage;
 pub use remove::ImageUser;

@@ -130,7 +130,7 @@ impl ImageService {
             id: img.id_string(),
             repo_tags: Some(img.repo_tags()),
             repo_digests: Some(img.repo_digests()),
-            parent: String::new(),
+            parent: extra("parent"),
             comment: extra("comment"),
             created: c.created.clone().unwrap_or_else(|| ZERO_TIME.to_string()),
             container: extra("container"),
@@ -269,7 +269,13 @@ fn summaries(
             created,
             id: img.id_string(),
             labels: img.labels().cloned().map(|l: BTreeMap<_, _>| l),
-            parent_id: String::new(),
+            parent_id: img
+                .config()
+                .extra
+                .get("parent")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
             repo_digests: digests,
             repo_tags: tags,
             shared_size: -1,

@@ -3,7 +3,7 @@
 # runtime conformance suite against berth-runc and against runc (the reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh docker.io
+scripts/deps.sh docker.io skopeo umoci
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The daemon's end-to-end tests run berthd with berth-shim and berth-runc

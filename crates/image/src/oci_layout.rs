@@ -17,8 +17,9 @@ use berth_content::{ContentError, Digest, LeaseError, Leases, Resource, Store};
 
 use crate::archive::{ArchiveError, ArchiveFiles};
 use crate::manifest::{
-    self, Descriptor, Index, MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST,
-    ManifestError, Parsed,
+    self, Descriptor, Index, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZIP,
+    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER,
+    MT_OCI_LAYER_GZIP, MT_OCI_MANIFEST, ManifestError, Parsed,
 };
 use crate::reference::{Reference, ReferenceError};
 use crate::store::{ImageRecord, ImageStore, ImageStoreError};
@@ -359,25 +360,66 @@ impl<W: Write> Sink for TarSink<W> {
     }
 }
 
-/// Writes the images `names` (record names) as a layout directory.
+/// Which manifests a saved layout's index points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestForm {
+    /// The stored manifests, byte for byte: every digest (and so every
+    /// repo digest) is kept, but a Docker v2 schema 2 manifest stays one,
+    /// which OCI-only tools refuse (umoci) or convert (skopeo, changing
+    /// the digest).
+    AsStored,
+    /// Docker v2 schema 2 manifests written in their OCI form (the same
+    /// config and layers under OCI media types): a new manifest digest, the same image ID, readable by
+    /// every OCI tool. Indexes and Docker manifest lists are kept as they
+    /// are.
+    Oci,
+}
+
+/// Writes the images `names` (record names) as a layout directory, with
+/// manifests as stored.
 pub fn save_oci_layout_dir(
     content: &Store,
     images: &ImageStore,
     names: &[&str],
     dir: &Path,
 ) -> Result<(), OciLayoutError> {
-    save(content, images, names, &mut DirSink(dir.to_owned()))
+    save_oci_layout_dir_as(content, images, names, ManifestForm::AsStored, dir)
 }
 
-/// Writes the images `names` (record names) as a layout tar.
+/// Writes the images `names` (record names) as a layout directory, with
+/// manifests in the form `form`.
+pub fn save_oci_layout_dir_as(
+    content: &Store,
+    images: &ImageStore,
+    names: &[&str],
+    form: ManifestForm,
+    dir: &Path,
+) -> Result<(), OciLayoutError> {
+    save(content, images, names, form, &mut DirSink(dir.to_owned()))
+}
+
+/// Writes the images `names` (record names) as a layout tar, with
+/// manifests as stored.
 pub fn save_oci_layout_tar(
     content: &Store,
     images: &ImageStore,
     names: &[&str],
     out: impl Write,
 ) -> Result<(), OciLayoutError> {
+    save_oci_layout_tar_as(content, images, names, ManifestForm::AsStored, out)
+}
+
+/// Writes the images `names` (record names) as a layout tar, with
+/// manifests in the form `form`.
+pub fn save_oci_layout_tar_as(
+    content: &Store,
+    images: &ImageStore,
+    names: &[&str],
+    form: ManifestForm,
+    out: impl Write,
+) -> Result<(), OciLayoutError> {
     let mut sink = TarSink(tar::Builder::new(out));
-    save(content, images, names, &mut sink)?;
+    save(content, images, names, form, &mut sink)?;
     sink.0
         .into_inner()
         .map(|_| ())
@@ -391,11 +433,13 @@ fn save(
     content: &Store,
     images: &ImageStore,
     names: &[&str],
+    form: ManifestForm,
     sink: &mut dyn Sink,
 ) -> Result<(), OciLayoutError> {
     let mut blobs: Vec<Descriptor> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut entries = Vec::new();
+    let mut converted: Vec<(Digest, Vec<u8>)> = Vec::new();
     for name in names {
         let rec = images.get(name).map_err(OciLayoutError::Records)?;
         let mut collect = |d: &Descriptor| -> Result<(), OciLayoutError> {
@@ -407,8 +451,23 @@ fn save(
             }
             Ok(())
         };
-        walk(content, &rec.target, &mut collect, false)?;
+        let twin = match form {
+            ManifestForm::Oci => oci_form(content, &rec.target)?,
+            ManifestForm::AsStored => None,
+        };
         let mut d = rec.target.clone();
+        if let Some(t) = twin {
+            // The Docker manifest itself is replaced, not written.
+            for c in &t.children {
+                collect(c)?;
+            }
+            if seen.insert(t.desc.digest) {
+                converted.push((t.desc.digest, t.bytes));
+            }
+            d = t.desc;
+        } else {
+            walk(content, &rec.target, &mut collect, false)?;
+        }
         if let Ok(r) = Reference::parse_normalized(name) {
             d.annotations
                 .insert(ANNOTATION_IMAGE_NAME.into(), r.to_string());
@@ -429,6 +488,10 @@ fn save(
         let mut f = r.into_file();
         sink.file(&format!("blobs/sha256/{}", d.digest.hex()), size, &mut f)?;
     }
+    for (digest, bytes) in &converted {
+        let path = format!("blobs/sha256/{}", digest.hex());
+        sink.file(&path, bytes.len() as u64, &mut &bytes[..])?;
+    }
     let index = Index {
         schema_version: 2,
         media_type: Some(MT_OCI_INDEX.into()),
@@ -439,4 +502,84 @@ fn save(
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
     sink.file("oci-layout", layout.len() as u64, &mut &layout[..])?;
     sink.file("index.json", ij.len() as u64, &mut &ij[..])
+}
+
+/// The OCI form of a Docker v2 schema 2 manifest `d`: the same config and
+/// layers under OCI media types, as a new manifest (new digest, same image
+/// ID). OCI tools read only OCI manifests from a layout (umoci refuses the
+/// Docker type; skopeo converts it on copy, changing the digest), and newer
+/// Docker writes the OCI form into its archives too. `None` when `d` is
+/// not a Docker manifest or names a type with no OCI twin (foreign
+/// layers), which is then written as it is.
+/// A Docker manifest rewritten under OCI media types.
+struct OciTwin {
+    desc: Descriptor,
+    bytes: Vec<u8>,
+    /// Config and layers, as the Docker manifest names them.
+    children: Vec<Descriptor>,
+}
+
+fn oci_form(content: &Store, d: &Descriptor) -> Result<Option<OciTwin>, OciLayoutError> {
+    if d.media_type != MT_DOCKER_MANIFEST {
+        return Ok(None);
+    }
+    let twin = |mt: &str| match mt {
+        MT_DOCKER_CONFIG => Some(MT_OCI_CONFIG),
+        MT_DOCKER_LAYER => Some(MT_OCI_LAYER),
+        MT_DOCKER_LAYER_GZIP => Some(MT_OCI_LAYER_GZIP),
+        _ => None,
+    };
+    let bytes = content
+        .read(&d.digest)
+        .map_err(|source| OciLayoutError::Content {
+            digest: d.digest,
+            source,
+        })?;
+    let children = match manifest::parse(&d.digest, Some(&d.media_type), &bytes)
+        .map_err(OciLayoutError::Manifest)?
+    {
+        Parsed::Manifest(m) => std::iter::once(m.config).chain(m.layers).collect(),
+        Parsed::Index(_) => return Ok(None),
+    };
+    // Edited as JSON so fields berth's types do not model survive.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|source| OciLayoutError::Json {
+            file: "docker manifest",
+            source,
+        })?;
+    let retype = |slot: &mut serde_json::Value| -> bool {
+        let Some(oci) = slot
+            .get("mediaType")
+            .and_then(|m| m.as_str())
+            .and_then(twin)
+        else {
+            return false;
+        };
+        slot["mediaType"] = oci.into();
+        true
+    };
+    if !retype(&mut v["config"]) {
+        return Ok(None);
+    }
+    if let Some(layers) = v.get_mut("layers").and_then(|l| l.as_array_mut()) {
+        for l in layers {
+            if !retype(l) {
+                return Ok(None);
+            }
+        }
+    }
+    v["mediaType"] = MT_OCI_MANIFEST.into();
+    let out = serde_json::to_vec(&v).map_err(|source| OciLayoutError::Json {
+        file: "oci manifest",
+        source,
+    })?;
+    let mut oci = d.clone();
+    oci.media_type = MT_OCI_MANIFEST.into();
+    oci.digest = Digest::of(&out);
+    oci.size = out.len() as u64;
+    Ok(Some(OciTwin {
+        desc: oci,
+        bytes: out,
+        children,
+    }))
 }

@@ -15,7 +15,7 @@ use berth_image::config::RunConfig;
 use super::files::{self, DnsSettings};
 use super::names::{self, validate_name};
 use super::restart::Policy;
-use super::store::{Container, ContainerRecord, RunState, write_atomic, write_record};
+use super::store::{Container, ContainerRecord, RunState, write_new_file, write_record};
 use super::validate;
 use super::{Error, signal};
 use crate::{Engine, LogDriver};
@@ -401,7 +401,10 @@ impl Engine {
             ("hosts", hosts.as_bytes()),
             ("resolv.conf", resolv.as_bytes()),
         ] {
-            write_atomic(&dir.join(file), content)?;
+            // The directory is new: no reader can see a half-written file
+            // before the record exists, and the record's write fsyncs the
+            // directory, which makes these names durable with it.
+            write_new_file(&dir.join(file), content)?;
         }
         write_record(&dir, rec)
     }

@@ -116,7 +116,9 @@ impl Engine {
         }
         // An explicit start resets the restart policy's state.
         *c.restart.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
-        c.update(|r| r.has_been_manually_stopped = false)?;
+        // Written with the start's own record writes (`shim_active` before
+        // the spawn, then the running state or the failure).
+        c.update_in_memory(|r| r.has_been_manually_stopped = false);
         let result = self.start_locked(&c).await;
         if result.is_err() && c.record().host_config.auto_remove {
             drop(_op);
@@ -348,7 +350,10 @@ impl Engine {
                 });
             }
         }
-        c.update(|r| r.shim_active = false)
+        // Not fsynced: a record that still says `shim_active` after a power
+        // loss only makes restore look for the shim, find it gone and run
+        // `runtime delete --force` again, which is idempotent.
+        c.update_unsynced(|r| r.shim_active = false)
     }
 
     /// After an exit (op lock held): the shim deleted, the rootfs
@@ -489,7 +494,7 @@ impl Engine {
             return Err(Error::StartRemoving { id: c.id.clone() });
         }
         *c.restart.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
-        c.update(|r| r.has_been_manually_stopped = false)?;
+        c.update_in_memory(|r| r.has_been_manually_stopped = false);
         self.start_locked(&c).await?;
         self.container_event(&c, "restart", &[]);
         Ok(())

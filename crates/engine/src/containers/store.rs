@@ -194,6 +194,33 @@ impl Container {
         Ok(out)
     }
 
+    /// Applies `change` to the record and writes it to disk atomically but
+    /// without fsync: the new record survives the daemon's death (kill -9
+    /// leaves the page cache to the kernel), while a power loss may bring
+    /// back the previous record. Only for changes whose older value restore
+    /// handles, such as `shim_active` going false after the shim's delete
+    /// (restore finds the shim gone and deletes again, which is idempotent).
+    pub fn update_unsynced<T>(
+        &self,
+        change: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> Result<T, Error> {
+        let mut rec = self.record();
+        let out = change(&mut rec);
+        // Records are plain data with string keys: serialization cannot fail.
+        let bytes = serde_json::to_vec(&*rec).unwrap_or_default();
+        replace_unsynced(&self.dir.join(RECORD_FILE), &bytes)?;
+        Ok(out)
+    }
+
+    /// Applies `change` to the record in memory only; the next
+    /// [`Container::update`] writes it. For a change that is part of a
+    /// transition whose own record write follows (start's
+    /// `has_been_manually_stopped` goes with the `shim_active` write), so
+    /// one transition costs one durable write.
+    pub fn update_in_memory<T>(&self, change: impl FnOnce(&mut ContainerRecord) -> T) -> T {
+        change(&mut self.record())
+    }
+
     /// Tells waiters about the current run state.
     pub fn notify(&self, change: impl FnOnce(&mut Lifecycle)) {
         self.lifecycle.send_modify(change);
@@ -215,6 +242,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         path: e.path,
         source: e.source,
     })
+}
+
+/// Replaces `path` with `bytes` atomically (temp file and rename(2)) but
+/// without fsync; see [`Container::update_unsynced`].
+fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-unsynced-{}", std::process::id()));
+    let io = |op: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    };
+    // The record's mutex is held by the caller, so one temp name per
+    // process cannot be written twice at once.
+    let written = fs::write(&tmp, bytes).map_err(io("write", &tmp));
+    let renamed = written.and_then(|()| fs::rename(&tmp, path).map_err(io("rename into", path)));
+    if renamed.is_err() {
+        // Best effort: the temporary is invisible to readers either way,
+        // and the original error is the one worth reporting.
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// Writes `bytes` to `path`, a file that must not exist yet, and fsyncs its
+/// data. Its name becomes durable with the next fsync of its directory
+/// (a [`write_record`] in the same directory does that), which is how a
+/// create makes its files and its record durable with one directory fsync.
+pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |op: &'static str| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(io("create"))?;
+    f.write_all(bytes).map_err(io("write"))?;
+    f.sync_data().map_err(io("fsync"))
 }
 
 /// The records read, and the record files that could not be read.
@@ -313,6 +385,40 @@ mod tests {
         assert_eq!(broken.len(), 2);
         let (none, _) = load_all(&tmp.path().join("missing")).unwrap();
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn in_memory_changes_ride_on_the_next_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("aaa");
+        fs::create_dir(&dir).unwrap();
+        let mut rec = record("aaa");
+        rec.has_been_manually_stopped = true;
+        write_record(&dir, &rec).unwrap();
+        let c = Container::new(rec, dir.clone());
+        c.update_in_memory(|r| r.has_been_manually_stopped = false);
+        let (on_disk, _) = load_all(tmp.path()).unwrap();
+        assert!(on_disk[0].has_been_manually_stopped);
+        c.update_unsynced(|r| r.shim_active = true).unwrap();
+        let (on_disk, broken) = load_all(tmp.path()).unwrap();
+        assert!(broken.is_empty());
+        assert!(!on_disk[0].has_been_manually_stopped);
+        assert!(on_disk[0].shim_active);
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(RECORD_FILE)]);
+    }
+
+    #[test]
+    fn new_files_are_never_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("hostname");
+        write_new_file(&p, b"box\n").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"box\n");
+        assert!(write_new_file(&p, b"other\n").is_err());
+        assert_eq!(fs::read(&p).unwrap(), b"box\n");
     }
 
     #[test]

@@ -3,25 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::harness::Berthd;
-
-fn started() -> Berthd {
-    let d = Berthd::start();
-    d.import_busybox();
-    d
-}
-
-/// Polls `f` until it is true (or the hang guard fires, naming `what`).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + testkit::HANG_GUARD;
-    while !f() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::harness::{eventually, started};
 
 #[test]
 fn run_rm_prints_the_output_and_removes_the_container() {

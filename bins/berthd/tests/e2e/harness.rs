@@ -636,3 +636,20 @@ impl Berthd {
         id
     }
 }
+
+/// A started daemon with the busybox test image imported.
+pub fn started() -> Berthd {
+    require_container_bins();
+    let d = Berthd::start();
+    d.import_busybox();
+    d
+}
+
+/// Polls `f` until it is true (or the hang guard fires, naming `what`).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + testkit::HANG_GUARD;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

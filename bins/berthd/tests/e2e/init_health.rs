@@ -8,14 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::harness::{Berthd, berthd_bin, require_container_bins};
-
-fn started() -> Berthd {
-    require_container_bins();
-    let d = Berthd::start();
-    d.import_busybox();
-    d
-}
+use crate::harness::{berthd_bin, eventually, started};
 
 fn require_init_bin() {
     let p = Path::new(berthd_bin()).with_file_name("berth-init");
@@ -24,15 +17,6 @@ fn require_init_bin() {
         "{} is missing: cargo rustc -p berth-init --bin berth-init -- -C target-feature=+crt-static",
         p.display()
     );
-}
-
-/// Polls `f` until it is true (or the hang guard fires, naming `what`).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + testkit::HANG_GUARD;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn now() -> f64 {

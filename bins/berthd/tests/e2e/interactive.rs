@@ -5,13 +5,7 @@
 use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
-use crate::harness::{Berthd, read_head, read_response, write_request};
-
-fn started() -> Berthd {
-    let d = Berthd::start();
-    d.import_busybox();
-    d
-}
+use crate::harness::{read_head, read_response, started, write_request};
 
 #[test]
 fn run_it_gives_a_terminal_with_input_and_ctrl_c() {

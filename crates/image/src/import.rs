@@ -85,12 +85,65 @@ impl<R: Read> Read for Tee<'_, R> {
     }
 }
 
-fn unique() -> String {
+pub fn unique() -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{}-{n}", std::process::id())
+}
+
+/// A descriptor of a blob without urls, annotations or platform.
+pub fn blob_descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+    Descriptor {
+        media_type: media_type.into(),
+        digest,
+        size,
+        urls: vec![],
+        annotations: BTreeMap::new(),
+        platform: None,
+    }
+}
+
+/// Writes an image's `config`, then a Docker v2 schema 2 manifest over it
+/// and `layers`, into the content store (ingest refs `<prefix>-config-…`,
+/// `<prefix>-manifest-…`). Returns the config's blob (its digest is the
+/// image ID) and the manifest's descriptor, platform unset. On failure,
+/// which blob failed ("config" or "manifest") and why. Shared by import and
+/// the engine's commit.
+pub fn write_config_and_manifest(
+    content: &Store,
+    config: &ImageConfig,
+    layers: Vec<Descriptor>,
+    prefix: &str,
+) -> Result<(berth_content::Committed, Descriptor), (&'static str, ContentError)> {
+    let cbytes = config.to_bytes();
+    let c = content
+        .write_blob(
+            &format!("{prefix}-config-{}", unique()),
+            &cbytes[..],
+            None,
+            None,
+        )
+        .map_err(|e| ("config", e))?;
+    let m = Manifest {
+        schema_version: 2,
+        media_type: Some(MT_DOCKER_MANIFEST.into()),
+        config: blob_descriptor(MT_DOCKER_CONFIG, c.digest, c.size),
+        layers,
+        annotations: BTreeMap::new(),
+    };
+    // A manifest is plain data: it always serializes.
+    let mbytes = serde_json::to_vec(&m).unwrap_or_default();
+    let mc = content
+        .write_blob(
+            &format!("{prefix}-manifest-{}", unique()),
+            &mbytes[..],
+            None,
+            None,
+        )
+        .map_err(|e| ("manifest", e))?;
+    Ok((c, blob_descriptor(MT_DOCKER_MANIFEST, mc.digest, mc.size)))
 }
 
 /// Imports `tarball` as a new image.
@@ -193,43 +246,16 @@ fn import_inner(
         }],
         extra,
     };
-    let cbytes = config.to_bytes();
-    let c = content
-        .write_blob(
-            &format!("import-config-{}", unique()),
-            &cbytes[..],
-            None,
-            None,
-        )
-        .map_err(cerr("config"))?;
+    let (c, mut target) = write_config_and_manifest(
+        content,
+        &config,
+        vec![blob_descriptor(MT_DOCKER_LAYER, layer.digest, layer.size)],
+        "import",
+    )
+    .map_err(|(what, source)| ImportError::Content { what, source })?;
     leases
         .add(lease, Resource::Content { id: c.digest })
         .map_err(ImportError::Lease)?;
-    let desc = |media_type: &str, digest, size| Descriptor {
-        media_type: media_type.into(),
-        digest,
-        size,
-        urls: vec![],
-        annotations: BTreeMap::new(),
-        platform: None,
-    };
-    let m = Manifest {
-        schema_version: 2,
-        media_type: Some(MT_DOCKER_MANIFEST.into()),
-        config: desc(MT_DOCKER_CONFIG, c.digest, c.size),
-        layers: vec![desc(MT_DOCKER_LAYER, layer.digest, layer.size)],
-        annotations: BTreeMap::new(),
-    };
-    let mbytes = serde_json::to_vec(&m).unwrap_or_default();
-    let mc = content
-        .write_blob(
-            &format!("import-manifest-{}", unique()),
-            &mbytes[..],
-            None,
-            None,
-        )
-        .map_err(cerr("manifest"))?;
-    let mut target = desc(MT_DOCKER_MANIFEST, mc.digest, mc.size);
     target.platform = Some(opts.platform.clone());
     let names = vec![name.unwrap_or_else(|| c.digest.to_string())];
     let records = names

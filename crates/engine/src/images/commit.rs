@@ -20,10 +20,8 @@ use std::sync::Arc;
 use berth_api_types::container::Config;
 use berth_content::{Committed, ContentError, Digest};
 use berth_image::config::{History, ImageConfig, RunConfig};
-use berth_image::import::{ImportError, apply_changes};
-use berth_image::manifest::{
-    Descriptor, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_MANIFEST, Manifest,
-};
+use berth_image::import::{ImportError, apply_changes, blob_descriptor, unique};
+use berth_image::manifest::{Descriptor, MT_DOCKER_LAYER};
 
 use super::transfer::import_reference;
 use super::{Error, ImageService};
@@ -279,23 +277,8 @@ struct Plan {
     reference: Option<berth_image::Reference>,
 }
 
-fn unique() -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{n}", std::process::id())
-}
-
 fn desc(media_type: &str, c: &Committed) -> Descriptor {
-    Descriptor {
-        media_type: media_type.into(),
-        digest: c.digest,
-        size: c.size,
-        urls: vec![],
-        annotations: BTreeMap::new(),
-        platform: None,
-    }
+    blob_descriptor(media_type, c.digest, c.size)
 }
 
 impl ImageService {
@@ -397,36 +380,13 @@ impl ImageService {
             history,
             extra,
         };
-        let cbytes = config.to_bytes();
-        let c = content
-            .write_blob(
-                &format!("commit-config-{}", unique()),
-                &cbytes[..],
-                None,
-                None,
-            )
-            .map_err(cerr("config"))?;
         let mut layers = parent.resolved.manifest.layers.clone();
         if let Some(l) = &layer {
             layers.push(desc(MT_DOCKER_LAYER, l));
         }
-        let m = Manifest {
-            schema_version: 2,
-            media_type: Some(MT_DOCKER_MANIFEST.into()),
-            config: desc(MT_DOCKER_CONFIG, &c),
-            layers,
-            annotations: BTreeMap::new(),
-        };
-        let mbytes = serde_json::to_vec(&m).map_err(conv)?;
-        let mc = content
-            .write_blob(
-                &format!("commit-manifest-{}", unique()),
-                &mbytes[..],
-                None,
-                None,
-            )
-            .map_err(cerr("manifest"))?;
-        let mut target = desc(MT_DOCKER_MANIFEST, &mc);
+        let (c, mut target) =
+            berth_image::import::write_config_and_manifest(content, &config, layers, "commit")
+                .map_err(|(what, source)| cerr(what)(source))?;
         target.platform = Some(self.inner.platform.clone());
         let new_id = c.digest.to_string();
         self.inner

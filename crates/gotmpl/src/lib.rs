@@ -1,0 +1,247 @@
+//! Go's `text/template` language as the docker CLI uses it for `--format`,
+//! evaluated over `serde_json::Value` data.
+//!
+//! A [`Template`] is parsed once and executed per object. The language,
+//! the builtin functions (`and`, `index`, `printf`, `eq`, ...), docker's
+//! extra functions (`json`, `split`, `join`, `title`, `lower`, `upper`,
+//! `pad`, `truncate`) and the wording of parse and execution errors follow
+//! Go's implementation, so a `berth ... --format` behaves and fails like
+//! `docker ... --format`:
+//!
+//! ```
+//! use berth_gotmpl::Template;
+//! let t = Template::parse("{{.Name}}: {{join .Args \" \"}}").unwrap();
+//! let mut out = String::new();
+//! t.execute(&serde_json::json!({"Name": "web", "Args": ["a", "b"]}), &mut out).unwrap();
+//! assert_eq!(out, "web: a b");
+//! ```
+//!
+//! Data model: JSON objects behave like Go's `map[string]interface{}`
+//! (a missing key prints `<no value>`, ranges go in key order), arrays like
+//! `[]interface{}`, integers like Go `int` and other numbers like
+//! `float64`. Arrays of strings are accepted where docker's functions take
+//! `[]string` (`join`).
+//!
+//! The `table` directive and `\t` escapes are handled by the caller before
+//! parsing; [`preformat`] does what docker's formatter does with them.
+
+mod exec;
+mod fmt;
+mod funcs;
+mod lex;
+mod node;
+mod parse;
+mod strconv;
+mod value;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::node::ListNode;
+use crate::value::Value;
+
+/// A function registered with [`Funcs::with`]: receives its arguments as
+/// JSON (missing values as `null`) and returns a JSON value, or an error
+/// message that execution reports as `error calling NAME: MESSAGE`.
+pub type ExtraFn = dyn Fn(&[serde_json::Value]) -> Result<serde_json::Value, String> + Send + Sync;
+
+/// Extra template functions. They take precedence over builtins of the
+/// same name, as functions added with Go's `Template.Funcs` do.
+#[derive(Clone, Default)]
+pub struct Funcs {
+    map: BTreeMap<String, Arc<ExtraFn>>,
+}
+
+impl Funcs {
+    pub fn new() -> Funcs {
+        Funcs::default()
+    }
+
+    /// Adds `f` under `name` (a Go identifier; other names are unreachable
+    /// from templates).
+    pub fn with(
+        mut self,
+        name: &str,
+        f: impl Fn(&[serde_json::Value]) -> Result<serde_json::Value, String> + Send + Sync + 'static,
+    ) -> Funcs {
+        self.map.insert(name.to_string(), Arc::new(f));
+        self
+    }
+}
+
+impl std::fmt::Debug for Funcs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+/// A template that failed to parse. The message is Go's, e.g.
+/// `template: :1: function "foo" not defined`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    message: String,
+}
+
+/// A template that failed while executing. The message is Go's, e.g.
+/// `template: :1:2: executing "" at <index .Args 5>: error calling index:
+/// index out of range: 5`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecError {
+    message: String,
+}
+
+/// A parsed template set: the top-level template plus every `define`d one.
+#[derive(Debug, Clone)]
+pub struct Template {
+    name: String,
+    text: String,
+    trees: BTreeMap<String, ListNode>,
+    funcs: Funcs,
+    missing_key: MissingKey,
+}
+
+/// What a field reference does when the map has no such key (Go's
+/// `missingkey` template option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingKey {
+    /// Yield no value, printed as `<no value>` (Go's and docker's default).
+    #[default]
+    Default,
+    /// Fail with `map has no entry for key "X"`, as docker's inspect does
+    /// when it falls back to evaluating the raw JSON of an object.
+    Error,
+}
+
+impl Template {
+    /// Parses an anonymous template, as docker's `templates.Parse` does.
+    pub fn parse(src: &str) -> Result<Template, ParseError> {
+        Template::parse_with("", src, Funcs::default())
+    }
+
+    /// Parses a template named `name` (the name appears in error messages:
+    /// docker names some, e.g. `version`) with extra functions.
+    pub fn parse_with(name: &str, src: &str, funcs: Funcs) -> Result<Template, ParseError> {
+        let trees = parse::parse(name, src, &|f| funcs::exists(f, &funcs))?;
+        Ok(Template {
+            name: name.to_string(),
+            text: src.to_string(),
+            trees,
+            funcs,
+            missing_key: MissingKey::Default,
+        })
+    }
+
+    /// Sets the behaviour for missing map keys.
+    pub fn with_missing_key(mut self, missing_key: MissingKey) -> Template {
+        self.missing_key = missing_key;
+        self
+    }
+
+    /// The template's name ("" for [`Template::parse`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Appends the template's output for `data` to `out`. On error `out`
+    /// keeps what was written before the failure, as Go's writer would.
+    pub fn execute(&self, data: &serde_json::Value, out: &mut String) -> Result<(), ExecError> {
+        exec::execute(self, root_value(data), out, false)
+    }
+
+    /// Executes with docker's header functions: `json`, `split`, `join`,
+    /// `title`, `lower`, `upper` and `truncate` return their first argument
+    /// unchanged, so a `table` format renders its column titles from a map
+    /// of header names.
+    pub fn execute_header(
+        &self,
+        data: &serde_json::Value,
+        out: &mut String,
+    ) -> Result<(), ExecError> {
+        exec::execute(self, root_value(data), out, true)
+    }
+
+    /// Convenience: executes into a new string.
+    pub fn render(&self, data: &serde_json::Value) -> Result<String, ExecError> {
+        let mut out = String::new();
+        self.execute(data, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The data passed to Execute: a JSON null is Go's untyped nil.
+fn root_value(data: &serde_json::Value) -> Value {
+    Value::from_json(data).unbox()
+}
+
+/// A `--format` value after docker's preprocessing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    /// The format started with `table`: the caller prints a header row and
+    /// aligns columns (docker uses a tabwriter with min width 10, padding 3).
+    pub table: bool,
+    /// The template text to parse.
+    pub template: String,
+}
+
+/// Docker's formatter preprocessing (`Context.preFormat`): strips a leading
+/// `table` directive, turns the `json` format into `{{json .}}`, trims
+/// spaces, and expands literal `\t` and `\n` into tab and newline.
+pub fn preformat(format: &str) -> Format {
+    let (table, rest) = strip_table(format);
+    let body = if !table && format == "json" {
+        "{{json .}}"
+    } else {
+        rest
+    };
+    Format {
+        table,
+        template: expand_escapes(body.trim_matches(' ')),
+    }
+}
+
+/// Splits off docker's `table` directive: any format starting with the
+/// word "table" is a table format, and the rest is the row template.
+pub fn strip_table(format: &str) -> (bool, &str) {
+    match format.strip_prefix("table") {
+        Some(rest) => (true, rest),
+        None => (false, format),
+    }
+}
+
+/// Replaces the two-character sequences `\t` and `\n` with a tab and a
+/// newline, as docker does before parsing a format.
+pub fn expand_escapes(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preformat_like_docker() {
+        assert_eq!(
+            preformat("table {{.ID}}\\t{{.Image}}"),
+            Format {
+                table: true,
+                template: "{{.ID}}\t{{.Image}}".into()
+            }
+        );
+        assert_eq!(
+            preformat("json"),
+            Format {
+                table: false,
+                template: "{{json .}}".into()
+            }
+        );
+        assert_eq!(
+            preformat(" {{.ID}}\\n "),
+            Format {
+                table: false,
+                template: "{{.ID}}\n".into()
+            }
+        );
+    }
+}

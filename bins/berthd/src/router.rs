@@ -72,6 +72,18 @@ pub enum Route {
     ExecResize(String),
     ExecInspect(String),
     PluginInspect(String),
+    VolumeList,
+    VolumeCreate,
+    VolumePrune,
+    VolumeInspect(String),
+    VolumeRemove(String),
+    NetworkList,
+    NetworkCreate,
+    NetworkPrune,
+    NetworkInspect(String),
+    NetworkRemove(String),
+    NetworkConnect(String),
+    NetworkDisconnect(String),
 }
 
 /// A matched request: the route and the version its prefix asked for.
@@ -144,6 +156,18 @@ fn match_segments(m: &Method, segs: &[&str]) -> Option<Route> {
             Route::Container(id.to_string(), op)
         }
         ["containers", id, "attach", "ws"] if get => Route::Container(id.to_string(), C::AttachWs),
+        ["networks"] if get => Route::NetworkList,
+        ["networks", "create"] if post => Route::NetworkCreate,
+        ["networks", "prune"] if post => Route::NetworkPrune,
+        ["networks", id] if get => Route::NetworkInspect(id.to_string()),
+        ["networks", id] if m == Method::DELETE => Route::NetworkRemove(id.to_string()),
+        ["networks", id, "connect"] if post => Route::NetworkConnect(id.to_string()),
+        ["networks", id, "disconnect"] if post => Route::NetworkDisconnect(id.to_string()),
+        ["volumes"] if get => Route::VolumeList,
+        ["volumes", "create"] if post => Route::VolumeCreate,
+        ["volumes", "prune"] if post => Route::VolumePrune,
+        ["volumes", name] if get => Route::VolumeInspect(name.to_string()),
+        ["volumes", name] if m == Method::DELETE => Route::VolumeRemove(name.to_string()),
         ["exec", id, "start"] if post => Route::ExecStart(id.to_string()),
         ["exec", id, "resize"] if post => Route::ExecResize(id.to_string()),
         ["exec", id, "json"] if get => Route::ExecInspect(id.to_string()),
@@ -268,6 +292,26 @@ mod tests {
             r(Method::POST, "/exec/e1/start"),
             Some(Route::ExecStart("e1".into()))
         );
+    }
+
+    #[test]
+    fn volume_routes() {
+        assert_eq!(r(Method::GET, "/v1.41/volumes"), Some(Route::VolumeList));
+        assert_eq!(
+            r(Method::POST, "/volumes/create"),
+            Some(Route::VolumeCreate)
+        );
+        assert_eq!(r(Method::POST, "/volumes/prune"), Some(Route::VolumePrune));
+        assert_eq!(
+            r(Method::GET, "/volumes/data"),
+            Some(Route::VolumeInspect("data".into()))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/volumes/data"),
+            Some(Route::VolumeRemove("data".into()))
+        );
+        assert_eq!(r(Method::POST, "/volumes/data"), None);
+        assert_eq!(r(Method::GET, "/volumes/create/x"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! writes (same names, same field order, same `null`/omitted zero values), so that the
 //! docker CLI cannot tell the difference. They hold no behaviour beyond encoding.
 //!
-//! - [`container`], [`image`], [`exec`], [`system`], [`network`]: request and response bodies.
+//! - [`container`], [`image`], [`exec`], [`system`], [`network`], [`volume`]: request and response bodies.
 //! - [`stdcopy`]: the 8-byte-header multiplexed stream of attach, exec and logs.
 //! - [`jsonmessage`]: the progress/status stream of pull, push, build, load and import.
 //! - [`filters`]: the `filters` query parameter.
@@ -21,3 +21,4 @@ pub mod jsonmessage;
 pub mod network;
 pub mod stdcopy;
 pub mod system;
+pub mod volume;

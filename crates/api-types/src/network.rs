@@ -1,5 +1,6 @@
 //! The network parts a container carries (its endpoint settings). The network objects
-//! themselves (`/networks` endpoints) are defined later, with networking.
+//! themselves (`/networks` endpoints) follow: [`Network`] (list and inspect),
+//! [`NetworkCreateRequest`], connect and disconnect bodies, the prune report.
 
 use std::collections::BTreeMap;
 
@@ -66,4 +67,138 @@ pub struct Address {
     pub addr: String,
     #[serde(deserialize_with = "n")]
     pub prefix_len: i64,
+}
+
+/// A network as `GET /networks` and `GET /networks/{id}` show it (Go
+/// `types.NetworkResource`, v1.41 fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Network {
+    pub name: String,
+    #[serde(rename = "Id")]
+    pub id: String,
+    pub created: String,
+    pub scope: String,
+    pub driver: String,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    pub config_from: ConfigReference,
+    pub config_only: bool,
+    /// Container id -> its endpoint; shown by inspect (empty in lists).
+    pub containers: BTreeMap<String, NetworkContainer>,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `ConfigFrom` of a network (config-only networks are not supported:
+/// always the empty reference, as dockerd shows it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConfigReference {
+    pub network: String,
+}
+
+/// A network's address management.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ipam {
+    #[serde(deserialize_with = "n")]
+    pub driver: String,
+    pub options: Option<BTreeMap<String, String>>,
+    pub config: Option<Vec<IpamConfig>>,
+}
+
+/// One address pool of a network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamConfig {
+    #[serde(skip_serializing_if = "is_empty_str", deserialize_with = "n")]
+    pub subnet: String,
+    #[serde(
+        rename = "IPRange",
+        skip_serializing_if = "is_empty_str",
+        deserialize_with = "n"
+    )]
+    pub ip_range: String,
+    #[serde(skip_serializing_if = "is_empty_str", deserialize_with = "n")]
+    pub gateway: String,
+    #[serde(skip_serializing_if = "is_none_or_empty")]
+    pub aux_address: Option<BTreeMap<String, String>>,
+}
+
+/// A container's endpoint as a network's inspect shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkContainer {
+    pub name: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub mac_address: String,
+    /// `172.18.0.2/16`.
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+/// `POST /networks/create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkCreateRequest {
+    #[serde(deserialize_with = "n")]
+    pub name: String,
+    pub check_duplicate: bool,
+    #[serde(deserialize_with = "n")]
+    pub driver: String,
+    #[serde(deserialize_with = "n")]
+    pub scope: String,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    pub config_only: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Option<Ipam>,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    pub options: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// The answer to a network create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkCreateResponse {
+    #[serde(rename = "Id")]
+    pub id: String,
+    pub warning: String,
+}
+
+/// `POST /networks/{id}/connect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkConnectRequest {
+    #[serde(deserialize_with = "n")]
+    pub container: String,
+    pub endpoint_config: Option<EndpointSettings>,
+}
+
+/// `POST /networks/{id}/disconnect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkDisconnectRequest {
+    #[serde(deserialize_with = "n")]
+    pub container: String,
+    pub force: bool,
+}
+
+/// The answer to `POST /networks/prune`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkPruneResponse {
+    pub networks_deleted: Option<Vec<String>>,
 }

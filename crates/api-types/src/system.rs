@@ -225,8 +225,8 @@ pub struct DiskUsage {
     pub layers_size: i64,
     pub images: Option<Vec<crate::image::Summary>>,
     pub containers: Option<Vec<crate::container::Summary>>,
-    /// Volume objects; typed when volumes are (a later issue).
-    pub volumes: Option<Vec<serde_json::Value>>,
+    /// Local volumes without driver options, with their `UsageData`.
+    pub volumes: Option<Vec<crate::volume::Volume>>,
     pub build_cache: Option<Vec<BuildCache>>,
     /// Sum of the build cache sizes (deprecated, still written by dockerd 20.10).
     pub builder_size: i64,

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub debug: bool,
     /// Seconds `stop` waits before SIGKILL when the container sets none.
     pub shutdown_timeout: u64,
+    /// The default bridge and the firewall table.
+    pub bridge: crate::networks::BridgeSettings,
 }
 
 impl EngineConfig {
@@ -86,6 +88,7 @@ impl EngineConfig {
             live_restore: false,
             debug: false,
             shutdown_timeout: 15,
+            bridge: Default::default(),
         }
     }
 }

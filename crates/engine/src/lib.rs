@@ -7,6 +7,8 @@
 //! - `images`: the image store (content store, snapshots, image records);
 //! - `containers`: container records, their shims (one `berth-shim` process
 //!   per container, the container's parent), logs, exec, restart policies;
+//! - `volumes`: named and anonymous volumes (local driver) and the mounts
+//!   of containers that use them;
 //! - `events`: the event bus every service publishes to.
 //!
 //! Lifecycle: [`Engine::new`] opens the stores and reattaches to the shims
@@ -18,7 +20,9 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod networks;
 pub mod oci;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -32,6 +36,8 @@ pub struct Engine {
     events: EventBus,
     pub(crate) images: images::ImageService,
     pub(crate) containers: containers::ContainerService,
+    pub(crate) networks: networks::NetworkService,
+    pub(crate) volumes: volumes::VolumeService,
 }
 
 /// Errors of opening the engine.
@@ -47,6 +53,10 @@ pub enum OpenError {
     Images(#[source] images::Error),
     #[error("open container store: {0}")]
     Containers(#[source] containers::Error),
+    #[error("open networks: {0}")]
+    Networks(#[source] networks::Error),
+    #[error("open volumes: {0}")]
+    Volumes(#[source] volumes::Error),
 }
 
 impl Engine {
@@ -62,13 +72,26 @@ impl Engine {
         let images = images::ImageService::open(&config).map_err(OpenError::Images)?;
         let containers =
             containers::ContainerService::open(&config).map_err(OpenError::Containers)?;
+        let networks = networks::NetworkService::open(&config.data_root, config.bridge.clone())
+            .map_err(OpenError::Networks)?;
+        let volumes = volumes::VolumeService::open(&config).map_err(OpenError::Volumes)?;
+        volumes.seed_refs(&containers);
         let engine = Arc::new(Engine {
             config,
             events: EventBus::new(),
             images,
             containers,
+            networks,
+            volumes,
         });
         containers::restore(&engine).await;
+        // After restore: the endpoints and ports of the containers that
+        // kept running are known, so the firewall table is complete.
+        engine
+            .networks
+            .init_host()
+            .await
+            .map_err(OpenError::Networks)?;
         Ok(engine)
     }
 

@@ -97,6 +97,15 @@ pub struct Flags {
     /// Default shutdown timeout in seconds
     #[arg(long = "shutdown-timeout", value_name = "SECONDS")]
     pub shutdown_timeout: Option<u64>,
+    /// Attach containers to a network bridge (the default bridge's device)
+    #[arg(short = 'b', long = "bridge", value_name = "NAME")]
+    pub bridge: Option<String>,
+    /// Specify network bridge IP (its address with the prefix length)
+    #[arg(long = "bip", value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// Set the containers network MTU
+    #[arg(long = "mtu", value_name = "BYTES")]
+    pub mtu: Option<u32>,
     /// Use TLS; implied by --tlsverify
     #[arg(long = "tls", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = parse_go_bool)]
@@ -114,6 +123,22 @@ pub struct Flags {
     /// Path to TLS key file
     #[arg(long = "tlskey", value_name = "PATH")]
     pub tlskey: Option<PathBuf>,
+}
+
+/// The default bridge's name: an interface name (IFNAMSIZ, no `/`,
+/// whitespace or quotes).
+fn bridge_name(name: Option<String>) -> Result<String, ConfigError> {
+    let name = name.unwrap_or_else(|| "berth0".to_string());
+    let ok = !name.is_empty()
+        && name.len() < 16
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(name)
+    } else {
+        Err(ConfigError::BridgeName(name))
+    }
 }
 
 /// Go's strconv.ParseBool, which pflag uses for `--debug=false`.
@@ -148,6 +173,10 @@ pub struct DaemonConfig {
     pub default_ulimits: BTreeMap<String, (i64, i64)>,
     pub labels: Vec<String>,
     pub shutdown_timeout: u64,
+    /// The default bridge's device name (`berth0`).
+    pub bridge: String,
+    pub bip: Option<String>,
+    pub mtu: Option<u32>,
 }
 
 /// Errors of reading and validating the configuration. Messages follow
@@ -212,6 +241,8 @@ pub enum ConfigError {
         "TLS is not supported yet: remove {0} (plain TCP is served on loopback addresses only)"
     )]
     TlsUnsupported(&'static str),
+    #[error("invalid bridge name {0:?}: expected an interface name")]
+    BridgeName(String),
 }
 
 impl Flags {
@@ -247,6 +278,9 @@ impl Flags {
             "shutdown-timeout",
             self.shutdown_timeout.map(|t| t.to_string()),
         );
+        put("bridge", self.bridge.clone());
+        put("bip", self.bip.clone());
+        put("mtu", self.mtu.map(|m| m.to_string()));
         put("tls", self.tls.map(|b| b.to_string()));
         put("tlsverify", self.tlsverify.map(|b| b.to_string()));
         put("tlscacert", path(&self.tlscacert));
@@ -454,6 +488,9 @@ impl DaemonConfig {
                 .shutdown_timeout
                 .or(file.shutdown_timeout)
                 .unwrap_or(15),
+            bridge: bridge_name(flags.bridge.clone().or(file.bridge.clone()))?,
+            bip: flags.bip.clone().or(file.bip.clone()),
+            mtu: flags.mtu.or(file.mtu),
         })
     }
 
@@ -470,6 +507,18 @@ impl DaemonConfig {
         cfg.live_restore = self.live_restore;
         cfg.debug = self.debug;
         cfg.shutdown_timeout = self.shutdown_timeout;
+        cfg.bridge = berth_engine::networks::BridgeSettings {
+            bridge: self.bridge.clone(),
+            bip: self.bip.clone(),
+            mtu: self.mtu,
+            // One firewall table per default bridge, so daemons with their
+            // own bridges (tests, several data roots) never share rules.
+            table: if self.bridge == "berth0" {
+                "berth".to_string()
+            } else {
+                format!("berth_{}", self.bridge.replace(['-', '.'], "_"))
+            },
+        };
         cfg
     }
 }

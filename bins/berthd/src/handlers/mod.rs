@@ -6,7 +6,9 @@ pub mod container_fs;
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -89,6 +91,18 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::ExecStart(id) => exec::start(daemon, &id, call).await,
         Route::ExecResize(id) => exec::resize(daemon, &id, &call).await,
         Route::ExecInspect(id) => exec::inspect(daemon, &id),
+        Route::NetworkList => networks::list(daemon, &call),
+        Route::NetworkCreate => networks::create(daemon, call).await,
+        Route::NetworkPrune => networks::prune(daemon, &call).await,
+        Route::NetworkInspect(id) => networks::inspect(daemon, &id),
+        Route::NetworkRemove(id) => networks::remove(daemon, &id).await,
+        Route::NetworkConnect(id) => networks::connect(daemon, &id, call).await,
+        Route::NetworkDisconnect(id) => networks::disconnect(daemon, &id, call).await,
+        Route::VolumeList => volumes::list(daemon, &call),
+        Route::VolumeCreate => volumes::create(daemon, call).await,
+        Route::VolumePrune => volumes::prune(daemon, &call).await,
+        Route::VolumeInspect(name) => volumes::inspect(daemon, &name),
+        Route::VolumeRemove(name) => volumes::remove(daemon, &name, &call),
         Route::PluginInspect(name) => {
             Err(ApiError::not_found(format!("plugin \"{name}\" not found")))
         }
@@ -141,7 +155,7 @@ pub async fn disk_usage(
         layers_size: images.layers_size,
         images: Some(images.images),
         containers: Some(containers),
-        volumes: Some(Vec::new()),
+        volumes: Some(daemon.engine.volume_disk_usage().await?),
         build_cache: Some(Vec::new()),
         builder_size: 0,
     })

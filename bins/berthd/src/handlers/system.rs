@@ -163,7 +163,7 @@ pub async fn info(daemon: &Arc<Daemon>) -> Resp {
         driver_status: Some(daemon.engine.image_driver_status()),
         system_status: None,
         plugins: PluginsInfo {
-            volume: Some(Vec::new()),
+            volume: Some(vec!["local".into()]),
             network: Some(vec!["bridge".into(), "host".into(), "null".into()]),
             authorization: None,
             log: Some(vec!["json-file".into(), "local".into()]),

@@ -30,10 +30,17 @@ fn refuses(layout: &Layout, extra: &[&str]) -> String {
 #[test]
 fn configuration_mistakes_are_refused_with_dockerds_words() {
     let l = Layout::new();
-    std::fs::write(l.config_file(), r#"{"debug": true, "bip": "10.0.0.1/24"}"#).unwrap();
+    std::fs::write(l.config_file(), r#"{"debug": true, "fixed-cidr": "10.0.0.0/24"}"#).unwrap();
     let err = refuses(&l, &[]);
     assert!(
-        err.contains("the following directives don't match any configuration option: bip"),
+        err.contains("the following directives don't match any configuration option: fixed-cidr"),
+        "{err}"
+    );
+    // The harness passes --bip: the same key in the file conflicts.
+    std::fs::write(l.config_file(), r#"{"bip": "10.0.0.1/24"}"#).unwrap();
+    let err = refuses(&l, &[]);
+    assert!(
+        err.contains("specified both as a flag and in the configuration file: bip"),
         "{err}"
     );
     std::fs::write(l.config_file(), r#"{"labels": ["a=b"]}"#).unwrap();

@@ -15,5 +15,7 @@ mod http;
 mod images;
 mod init_health;
 mod interactive;
+mod networks;
 mod pty;
 mod system;
+mod volumes;

@@ -276,7 +276,11 @@ impl Engine {
         }
         let host_network = host.network_mode == "host";
         let mut extra_hosts = String::new();
-        files::append_extra_hosts(&mut extra_hosts, host.extra_hosts.as_deref().unwrap_or(&[]))?;
+        let resolved = crate::networks::container::resolve_host_gateway(
+            host.extra_hosts.as_deref().unwrap_or(&[]),
+            self.networks.default_gateway(),
+        );
+        files::append_extra_hosts(&mut extra_hosts, &resolved)?;
         // Docker's create-time defaults, so inspect shows what applies.
         if host.shm_size == 0 {
             host.shm_size = DEFAULT_SHM_SIZE;
@@ -287,6 +291,9 @@ impl Engine {
         if host.network_mode.is_empty() {
             host.network_mode = "default".to_string();
         }
+        let networks = self
+            .initial_networks(&host, networking_config.as_ref())
+            .map_err(Error::Network)?;
 
         // Reserve the id and the name.
         let id = names::new_id();
@@ -324,6 +331,10 @@ impl Engine {
             hosts_path: dir.join("hosts").display().to_string(),
             log_path,
             shim_active: false,
+            networks,
+            ports: Default::default(),
+            host_veths: Default::default(),
+            mount_points: None,
         };
         let stored_name = {
             let mut reg = svc.write();
@@ -347,10 +358,24 @@ impl Engine {
         };
         let mut record = record;
         record.name = stored_name.clone();
+        // The mounts, checked, then the volumes they need (created now).
+        let mounts = match self.volumes_for_create(&id, &record.config, &record.host_config) {
+            Ok(m) => m,
+            Err(e) => {
+                svc.write().names.remove(&id, &stored_name);
+                return Err(Error::Volume(e));
+            }
+        };
+        record.mount_points = Some(mounts.points.clone());
 
-        let made = self.create_on_disk(&record, &extra_hosts, host_network);
+        let made = self
+            .create_on_disk(&record, &extra_hosts, host_network)
+            .and_then(|()| self.populate_volumes(&mut record));
         if let Err(e) = made {
-            let cleanup = self.undo_create(&id);
+            let cleanup = self.undo_create(&id).and(
+                self.volumes_undo_create(&id, &mounts)
+                    .map_err(Error::Volume),
+            );
             svc.write().names.remove(&id, &stored_name);
             return Err(e.with_cleanup(cleanup));
         }
@@ -407,6 +432,33 @@ impl Engine {
             write_new_file(&dir.join(file), content)?;
         }
         write_record(&dir, rec)
+    }
+
+    /// Fills the new container's volumes from its image, with its rootfs
+    /// mounted for the copy (as dockerd does at create, so a container
+    /// never started can lend its volumes with `--volumes-from`).
+    fn populate_volumes(&self, rec: &mut ContainerRecord) -> Result<(), Error> {
+        let Some(points) = rec.mount_points.as_mut() else {
+            return Ok(());
+        };
+        if !points.iter().any(|p| p.copy_data) {
+            return Ok(());
+        }
+        let target = super::rootfs::rootfs_path(&self.containers.data_dir, &rec.id);
+        super::rootfs::mount(&self.images, &rec.id, &target)?;
+        let copied = self
+            .volumes_populate(points, &target)
+            .map_err(Error::Volume);
+        let unmounted = super::rootfs::unmount(&target);
+        let changed = match copied {
+            Ok(changed) => changed,
+            Err(e) => return Err(e.with_cleanup(unmounted)),
+        };
+        unmounted?;
+        if changed {
+            write_record(&self.containers.data_dir.join(&rec.id), rec)?;
+        }
+        Ok(())
     }
 
     /// Undoes a create that failed half-way.

@@ -7,64 +7,27 @@ use berth_api_types::container::{
     GraphDriver, InspectResponse, MountPoint, NetworkSettings, State,
 };
 use berth_api_types::de::ZERO_TIME;
-use berth_api_types::network::EndpointSettings;
 
 use super::Error;
-use super::list::network_name;
 use super::store::ContainerRecord;
 use crate::Engine;
 
-/// The mounts a container shows: its binds and `--mount`s.
+/// The mounts a container shows (docker's `Mounts`): its binds, volumes
+/// and `--mount`s, not its `--tmpfs` paths.
 pub(crate) fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
-    let mut out = Vec::new();
-    for b in rec.host_config.binds.iter().flatten() {
-        let mut parts = b.splitn(3, ':');
-        let source = parts.next().unwrap_or("").to_string();
-        let destination = parts.next().unwrap_or("").to_string();
-        let mode = parts.next().unwrap_or("").to_string();
-        let opts: Vec<&str> = mode.split(',').collect();
-        let propagation = opts
-            .iter()
-            .find(|o| {
-                matches!(
-                    **o,
-                    "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-                )
-            })
-            .unwrap_or(&"rprivate")
-            .to_string();
-        out.push(MountPoint {
-            r#type: "bind".to_string(),
-            name: String::new(),
-            source,
-            destination,
-            driver: String::new(),
-            rw: !opts.contains(&"ro"),
-            mode,
-            propagation,
-        });
-    }
-    for m in rec.host_config.mounts.iter().flatten() {
-        out.push(MountPoint {
-            r#type: m.r#type.clone(),
-            name: String::new(),
-            source: m.source.clone(),
-            destination: m.target.clone(),
-            driver: String::new(),
-            mode: String::new(),
-            rw: !m.read_only,
-            propagation: match m.r#type.as_str() {
-                "bind" => m
-                    .bind_options
-                    .as_ref()
-                    .map(|b| b.propagation.clone())
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| "rprivate".to_string()),
-                _ => String::new(),
-            },
-        });
-    }
-    out
+    crate::volumes::mount_points_of(rec)
+        .into_iter()
+        .map(|p| MountPoint {
+            r#type: p.r#type,
+            name: p.name,
+            source: p.source,
+            destination: p.destination,
+            driver: p.driver,
+            mode: p.mode,
+            rw: p.rw,
+            propagation: p.propagation,
+        })
+        .collect()
 }
 
 fn time_or_zero(t: &str) -> String {
@@ -106,7 +69,6 @@ impl Engine {
         } else {
             (None, None)
         };
-        let net = network_name(&rec.host_config.network_mode).to_string();
         let sandbox_key = if s.running && s.pid > 0 && rec.host_config.network_mode != "host" {
             format!("/proc/{}/ns/net", s.pid)
         } else {
@@ -156,12 +118,24 @@ impl Engine {
             size_root_fs,
             mounts: Some(mount_points(&rec)),
             config: rec.config.clone(),
-            network_settings: NetworkSettings {
-                sandbox_id: String::new(),
-                sandbox_key,
-                ports: Some(BTreeMap::new()),
-                networks: Some(BTreeMap::from([(net, EndpointSettings::default())])),
-                ..NetworkSettings::default()
+            network_settings: {
+                let networks = crate::networks::container::networks_view(&rec);
+                // The top-level fields show the default bridge's endpoint,
+                // as dockerd's deprecated ones do.
+                let bridge = networks.get("bridge").cloned().unwrap_or_default();
+                NetworkSettings {
+                    bridge: String::new(),
+                    sandbox_id: String::new(),
+                    sandbox_key,
+                    ports: Some(crate::networks::container::ports_view(&rec)),
+                    endpoint_id: bridge.endpoint_id,
+                    gateway: bridge.gateway,
+                    ip_address: bridge.ip_address,
+                    ip_prefix_len: bridge.ip_prefix_len,
+                    mac_address: bridge.mac_address,
+                    networks: Some(networks),
+                    ..NetworkSettings::default()
+                }
             },
         })
     }

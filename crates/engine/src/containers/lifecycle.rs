@@ -265,33 +265,52 @@ impl Engine {
             stdin: rec.config.open_stdin,
             stdin_once: rec.config.stdin_once,
         };
+        // Addresses are reserved and /etc/hosts written before the
+        // runtime's create bind-mounts it.
+        let plan = self.network_prepare(c)?;
         // Recorded before the spawn: a daemon that dies right after it
         // must look for the shim.
-        c.update(|r| r.shim_active = true)?;
+        if let Err(e) = c.update(|r| r.shim_active = true) {
+            self.networks.forget(&id);
+            return Err(e);
+        }
         let ready = tokio::task::spawn_blocking(move || spawn_shim(&spawn))
             .await
             .map_err(|source| Error::Task {
                 op: "spawn shim",
                 source,
-            })?;
+            });
         let ready = match ready {
-            Ok(r) => r,
-            Err(ShimError::CreateFailed { message, .. }) => {
+            Ok(Ok(r)) => r,
+            Ok(Err(ShimError::CreateFailed { message, .. })) => {
                 // The shim cleaned up after the runtime's failure and exited.
+                self.networks.forget(&id);
                 c.update(|r| r.shim_active = false)?;
                 let (message, exit_code) = start_failure(&rec.path, &message);
                 return Err(Error::StartFailed { message, exit_code });
             }
-            Err(source) => {
+            Ok(Err(source)) => {
                 let err = Error::Shim {
                     op: "spawn shim for",
                     id: id.clone(),
                     source,
                 };
                 let cleanup = self.delete_shim(c).await;
-                return Err(err.with_cleanup(cleanup));
+                let net = self.network_release(c).await;
+                return Err(err.with_cleanup(cleanup.and(net)));
+            }
+            Err(err) => {
+                self.networks.forget(&id);
+                return Err(err);
             }
         };
+        // The namespace exists now and init waits on the exec fifo: the
+        // interfaces go in before the container's process can look.
+        if let Err(err) = self.network_setup(c, &plan, ready.pid).await {
+            let cleanup = self.delete_shim(c).await;
+            let net = self.network_release(c).await;
+            return Err(err.with_cleanup(cleanup.and(net)));
+        }
         let shim = Shim::new(state_dir);
         attach::connect_pending(c, &shim).await;
         if let Err(source) = shim.start().await {
@@ -307,7 +326,8 @@ impl Engine {
                 },
             };
             let cleanup = self.delete_shim(c).await;
-            return Err(err.with_cleanup(cleanup));
+            let net = self.network_release(c).await;
+            return Err(err.with_cleanup(cleanup.and(net)));
         }
         Ok(ready.pid)
     }
@@ -363,8 +383,12 @@ impl Engine {
             return Ok(());
         }
         let shim = self.delete_shim(c).await;
+        let net = self.network_release(c).await;
         let mount = rootfs::unmount(&rootfs::rootfs_path(&self.containers.data_dir, &c.id));
-        shim.and(mount)
+        let volumes = self
+            .volumes_after_stop(&c.snapshot())
+            .map_err(Error::Volume);
+        shim.and(net).and(mount).and(volumes)
     }
 
     /// Marks a stop or kill by the user: restart policies leave the

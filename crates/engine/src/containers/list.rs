@@ -1,10 +1,8 @@
 //! `GET /containers/json`: containers as docker lists them.
 
-use std::collections::BTreeMap;
 
 use berth_api_types::container::{Port, Summary, SummaryHostConfig, SummaryNetworkSettings};
 use berth_api_types::filters::{Filters, FiltersError};
-use berth_api_types::network::EndpointSettings;
 
 use super::Error;
 use super::store::{ContainerRecord, RunState};
@@ -251,7 +249,13 @@ impl Engine {
                     || f.get("ancestor").contains(&rec.config.image.as_str()))
                 && before.is_none_or(|b| created_nanos(&rec) < b)
                 && since_bound.is_none_or(|b| created_nanos(&rec) > b)
-                && f.exact_match("network", network_name(&rec.host_config.network_mode))
+                && (!f.contains("network")
+                    || f.exact_match("network", network_name(&rec.host_config.network_mode))
+                    || rec.networks.iter().any(|(name, s)| {
+                        f.get("network")
+                            .iter()
+                            .any(|v| v == name || (!v.is_empty() && s.network_id.starts_with(v)))
+                    }))
                 && f.exact_match(
                     "health",
                     health.as_ref().map_or("none", |h| h.status.as_str()),
@@ -279,7 +283,6 @@ impl Engine {
             } else {
                 (0, 0)
             };
-            let net = network_name(&rec.host_config.network_mode).to_string();
             out.push(Summary {
                 id: rec.id.clone(),
                 names: Some(vec![rec.name.clone()]),
@@ -287,7 +290,7 @@ impl Engine {
                 image_id: rec.image.clone(),
                 command: command_text(&rec.path, &rec.args),
                 created: created_secs(&rec),
-                ports: Some(ports(&rec)),
+                ports: Some(crate::networks::container::summary_ports(&rec)),
                 size_rw,
                 size_root_fs: size_root,
                 labels: Some(labels),
@@ -305,7 +308,7 @@ impl Engine {
                     network_mode: rec.host_config.network_mode.clone(),
                 },
                 network_settings: SummaryNetworkSettings {
-                    networks: Some(BTreeMap::from([(net, EndpointSettings::default())])),
+                    networks: Some(crate::networks::container::networks_view(&rec)),
                 },
                 mounts: Some(super::inspect::mount_points(&rec)),
             });

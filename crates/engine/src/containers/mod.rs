@@ -92,7 +92,7 @@ mod control;
 mod create;
 pub mod exec;
 mod extract;
-mod files;
+pub(crate) mod files;
 mod health;
 mod init;
 mod inspect;
@@ -300,6 +300,11 @@ pub enum Error {
     /// The daemon is shutting down and accepts no new work on containers.
     #[error("daemon is shutting down")]
     ShuttingDown,
+    #[error("{0}")]
+    Network(#[source] crate::networks::Error),
+    /// A mount or volume of the container (docker's wording).
+    #[error("{0}")]
+    Volume(#[source] crate::volumes::Error),
 }
 
 impl Error {
@@ -345,6 +350,8 @@ impl Error {
             | Error::AttachRestarting => Conflict,
             Error::AlreadyStarted | Error::AlreadyStopped => NotModified,
             Error::Image(e) => e.kind(),
+            Error::Network(e) => e.kind(),
+            Error::Volume(e) => e.kind(),
             Error::Archive(e) => e.kind(),
             Error::Spec { source, .. } => source.kind(),
             // docker: a missing or non-executable command is the user's

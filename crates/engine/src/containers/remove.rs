@@ -15,25 +15,37 @@ use crate::Engine;
 impl Engine {
     /// Removes a container (`DELETE /containers/{id}?force=&v=`). 409 when
     /// it runs (or is paused) and `force` is not given; with `force` it is
-    /// killed first. `volumes` removes its anonymous volumes (there are
-    /// none until volumes land). Publishes `destroy` (and `kill`/`die` when
-    /// forced).
+    /// killed first. `volumes` removes its anonymous volumes that no other
+    /// container refers to (as `--rm` does). Publishes `destroy` (and
+    /// `kill`/`die` when forced, volume `destroy`s).
     pub async fn container_remove(
         self: &Arc<Self>,
         reference: &str,
         force: bool,
         volumes: bool,
     ) -> Result<(), Error> {
-        // Anonymous volumes do not exist yet: nothing more to remove.
-        let _ = volumes;
         let c = self.containers.get(reference)?;
-        self.remove_container(&c, force).await
+        let auto_remove = c.record().host_config.auto_remove;
+        self.remove_container_and_volumes(&c, force, volumes || auto_remove)
+            .await
     }
 
+    /// Removes a container; a `--rm` container's anonymous volumes go too.
     pub(crate) async fn remove_container(
         self: &Arc<Self>,
         c: &Arc<Container>,
         force: bool,
+    ) -> Result<(), Error> {
+        let auto_remove = c.record().host_config.auto_remove;
+        self.remove_container_and_volumes(c, force, auto_remove)
+            .await
+    }
+
+    async fn remove_container_and_volumes(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        force: bool,
+        remove_anonymous: bool,
     ) -> Result<(), Error> {
         let _op = c.op.lock().await;
         if c.lifecycle.borrow().removed {
@@ -93,6 +105,7 @@ impl Engine {
         self.containers.health.forget(&c.id);
         // The event first: a client woken by the removal may read events.
         self.container_event(c, "destroy", &[]);
+        self.volumes_after_remove(&rec, remove_anonymous);
         c.notify(|l| {
             l.removed = true;
             l.running = false;

@@ -130,7 +130,13 @@ pub async fn restore(engine: &Arc<Engine>) {
     let mut stopped = Vec::new();
     for c in containers {
         match engine.restore_one(&c).await {
-            Found::Live => {}
+            Found::Live => {
+                // Its addresses, published ports and DNS server come back;
+                // the interfaces never went away.
+                if let Err(e) = engine.networks.restore(&c.record()) {
+                    warn(format_args!("restore networking of container {}: {e}", c.id));
+                }
+            }
             Found::Exited(exit) => {
                 // An exit like any other: the monitor's path records it,
                 // cleans up and applies --rm and the restart policy.

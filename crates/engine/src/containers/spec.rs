@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Error;
 use super::store::ContainerRecord;
 use crate::Engine;
-use crate::oci::{self, NetNs, Ns, Resources, SpecInput};
+use crate::oci::{self, BindMount, NetNs, Ns, Resources, SpecInput};
 
 /// The namespace mode strings of docker (`container:<ref>`) resolved to
 /// the other container's namespace file, which must be running.
@@ -27,6 +27,70 @@ fn join_ns(engine: &Engine, mode: &str, kind: &'static str) -> Result<Option<Pat
         "/proc/{}/ns/{kind}",
         rec.state.pid
     ))))
+}
+
+/// The container's binds (its bind and volume mount points, a volume as a
+/// bind of its data directory without propagation option, as dockerd
+/// mounts it) and tmpfs mounts (`--tmpfs` and `--mount type=tmpfs`).
+fn user_mounts(
+    engine: &Engine,
+    rec: &ContainerRecord,
+) -> (Vec<BindMount>, BTreeMap<String, String>) {
+    let mut tmpfs: BTreeMap<String, String> = rec.host_config.tmpfs.clone().unwrap_or_default();
+    let mut binds = Vec::new();
+    for p in crate::volumes::mount_points_of(rec) {
+        match p.r#type.as_str() {
+            "tmpfs" => {
+                tmpfs.insert(p.destination, p.tmpfs_data);
+            }
+            "volume" => binds.push(BindMount {
+                source: engine.volumes.data_path(&p.name).display().to_string(),
+                destination: p.destination,
+                writable: p.rw,
+                propagation: None,
+                non_recursive: false,
+            }),
+            _ => binds.push(BindMount {
+                source: p.source,
+                destination: p.destination,
+                writable: p.rw,
+                propagation: Some(if p.propagation.is_empty() {
+                    "rprivate".to_string()
+                } else {
+                    p.propagation
+                }),
+                non_recursive: p.non_recursive,
+            }),
+        }
+    }
+    (binds, tmpfs)
+}
+
+/// What a start does to mounts before the spec is built: docker creates
+/// a missing bind source directory for `-v` (not for `--mount`, whose
+/// source create checked), the container's volumes are mounted for it and
+/// new ones filled from the image (the record keeps that done).
+fn prepare_mounts(engine: &Engine, rec: &ContainerRecord, rootfs: &Path) -> Result<(), Error> {
+    for p in crate::volumes::mount_points_of(rec) {
+        if p.r#type != "bind" || p.skip_mountpoint_creation || Path::new(&p.source).exists() {
+            continue;
+        }
+        std::fs::create_dir_all(&p.source).map_err(|source| Error::Io {
+            op: "create bind source",
+            path: PathBuf::from(&p.source),
+            source,
+        })?;
+    }
+    let (points, copied) = engine
+        .volumes_for_start(rec, rootfs)
+        .map_err(Error::Volume)?;
+    if copied {
+        engine
+            .containers
+            .get(&rec.id)?
+            .update(|r| r.mount_points = Some(points))?;
+    }
+    Ok(())
 }
 
 /// The spec input of container `rec` with its rootfs mounted at `rootfs`.
@@ -56,51 +120,7 @@ pub fn spec_input(
             },
         })
     };
-    let mut binds: Vec<String> = h.binds.clone().unwrap_or_default();
-    let mut tmpfs: BTreeMap<String, String> = h.tmpfs.clone().unwrap_or_default();
-    for m in h.mounts.iter().flatten() {
-        match m.r#type.as_str() {
-            "bind" => {
-                let mut opts = vec![if m.read_only { "ro" } else { "rw" }.to_string()];
-                if let Some(p) = m.bind_options.as_ref().map(|b| b.propagation.clone()) {
-                    if !p.is_empty() {
-                        opts.push(p);
-                    }
-                }
-                binds.push(format!("{}:{}:{}", m.source, m.target, opts.join(",")));
-            }
-            "tmpfs" => {
-                let mut opts = Vec::new();
-                if let Some(t) = &m.tmpfs_options {
-                    if t.size_bytes > 0 {
-                        opts.push(format!("size={}", t.size_bytes));
-                    }
-                    if t.mode != 0 {
-                        opts.push(format!("mode={:o}", t.mode & 0o7777));
-                    }
-                }
-                if m.read_only {
-                    opts.push("ro".to_string());
-                }
-                tmpfs.insert(m.target.clone(), opts.join(","));
-            }
-            // Refused at create.
-            _ => {}
-        }
-    }
-    // Docker creates a missing bind source directory for `-v` (not for
-    // `--mount`, which create refuses earlier if it does not exist... we
-    // follow `-v` for both).
-    for b in &binds {
-        let src = b.split(':').next().unwrap_or("");
-        if src.starts_with('/') && !Path::new(src).exists() {
-            std::fs::create_dir_all(src).map_err(|source| Error::Io {
-                op: "create bind source",
-                path: PathBuf::from(src),
-                source,
-            })?;
-        }
-    }
+    let (bind_mounts, tmpfs) = user_mounts(engine, rec);
     let mut ulimits: BTreeMap<String, (i64, i64)> = engine.config().default_ulimits.clone();
     for u in r.ulimits.iter().flatten() {
         ulimits.insert(u.name.clone(), (u.soft, u.hard));
@@ -148,8 +168,9 @@ pub fn spec_input(
         ipc: ns(&h.ipc_mode, "ipc")?,
         pid: ns(&h.pid_mode, "pid")?,
         uts_host: h.uts_mode == "host",
-        binds,
+        binds: Vec::new(),
         tmpfs,
+        bind_mounts,
         hostname_file: PathBuf::from(&rec.hostname_path),
         hosts_file: PathBuf::from(&rec.hosts_path),
         resolv_file: PathBuf::from(&rec.resolv_conf_path),
@@ -194,6 +215,7 @@ pub fn write_bundle(
     rootfs: &Path,
     bundle: &Path,
 ) -> Result<(), Error> {
+    prepare_mounts(engine, rec, rootfs)?;
     let input = spec_input(engine, rec, rootfs)?;
     let spec = oci::build_spec(&input).map_err(|source| Error::Spec {
         id: rec.id.clone(),

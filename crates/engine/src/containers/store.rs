@@ -59,6 +59,22 @@ pub struct ContainerRecord {
     /// True from the spawn of a shim until its `delete` answered: a shim
     /// process may exist and must be found again (restore) or deleted.
     pub shim_active: bool,
+    /// Network name -> the container's endpoint settings on it: what
+    /// create asked for (aliases, static address), and while it runs what
+    /// it got (address, gateway, MAC, endpoint id).
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, berth_api_types::network::EndpointSettings>,
+    /// The host ports actually published while it runs (`80/tcp` ->
+    /// bindings), kept so a restarted daemon takes the same ports back.
+    #[serde(default)]
+    pub ports: std::collections::BTreeMap<String, Vec<berth_api_types::container::PortBinding>>,
+    /// Network id -> the host end of its veth pair, while it runs.
+    #[serde(default)]
+    pub host_veths: std::collections::BTreeMap<String, String>,
+    /// The container's binds, volumes and `--mount`s, decided at create
+    /// (`None` in records older than volumes: rebuilt from `host_config`).
+    #[serde(default)]
+    pub mount_points: Option<Vec<crate::volumes::MountPoint>>,
 }
 
 /// The run state, with docker's flags (its `State` struct): `running`
@@ -360,6 +376,10 @@ mod tests {
             hosts_path: String::new(),
             log_path: String::new(),
             shim_active: false,
+            networks: Default::default(),
+            ports: Default::default(),
+            host_veths: Default::default(),
+            mount_points: None,
         }
     }
 

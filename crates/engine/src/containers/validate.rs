@@ -24,18 +24,9 @@ fn empty<T>(v: &Option<Vec<T>>) -> bool {
 pub fn host_config(h: &HostConfig) -> Result<(), Error> {
     let r = &h.resources;
     // (is the field at its zero value, its name)
-    let zero_checks: [(bool, &str); 25] = [
-        (
-            h.port_bindings
-                .as_ref()
-                .is_none_or(|m| m.values().all(empty)),
-            "HostConfig.PortBindings (publishing ports needs networking)",
-        ),
-        (h.volume_driver.is_empty(), "HostConfig.VolumeDriver"),
-        (empty(&h.volumes_from), "HostConfig.VolumesFrom"),
+    let zero_checks: &[(bool, &str)] = &[
         (h.cgroup.is_empty(), "HostConfig.Cgroup"),
         (empty(&h.links), "HostConfig.Links"),
-        (!h.publish_all_ports, "HostConfig.PublishAllPorts"),
         (
             h.storage_opt.as_ref().is_none_or(|m| m.is_empty()),
             "HostConfig.StorageOpt",
@@ -92,11 +83,8 @@ pub fn host_config(h: &HostConfig) -> Result<(), Error> {
     match h.network_mode.as_str() {
         "" | "default" | "bridge" | "none" | "host" => {}
         m if m.starts_with("container:") && m.len() > "container:".len() => {}
-        other => {
-            return Err(Error::InvalidConfig {
-                message: format!("network {other} not found"),
-            });
-        }
+        // A user-defined network: create checks that it exists.
+        _ => {}
     }
     match h.ipc_mode.as_str() {
         "" | "private" | "shareable" | "host" | "none" => {}
@@ -124,31 +112,10 @@ pub fn host_config(h: &HostConfig) -> Result<(), Error> {
             });
         }
     }
+    // dockerd checks `--mount`s first (a bind's source must exist); the
+    // rest of the mounts is checked with the volumes they need, at create.
     for m in h.mounts.iter().flatten() {
-        match m.r#type.as_str() {
-            "bind" | "tmpfs" => {}
-            other => {
-                return Err(unsupported(&format!(
-                    "HostConfig.Mounts of type {other:?} (volumes arrive later)"
-                )));
-            }
-        }
-        if m.target.is_empty() || !m.target.starts_with('/') {
-            return Err(Error::InvalidConfig {
-                message: format!(
-                    "invalid mount config: invalid mount path: '{}' mount path must be absolute",
-                    m.target
-                ),
-            });
-        }
-    }
-    for b in h.binds.iter().flatten() {
-        let src = b.split(':').next().unwrap_or("");
-        if !src.starts_with('/') {
-            return Err(unsupported(&format!(
-                "HostConfig.Binds {b:?}: named volumes (volumes arrive later)"
-            )));
-        }
+        crate::volumes::mountpoints::parse_mount(m).map_err(Error::Volume)?;
     }
     if h.shm_size < 0 {
         return Err(Error::InvalidConfig {
@@ -183,8 +150,10 @@ pub fn host_config(h: &HostConfig) -> Result<(), Error> {
 
 /// Checks the portable config.
 pub fn config(c: &Config) -> Result<(), Error> {
-    if !c.mac_address.is_empty() {
-        return Err(unsupported("Config.MacAddress (networking arrives later)"));
+    if !c.mac_address.is_empty() && berth_network::ipam::parse_mac(&c.mac_address).is_none() {
+        return Err(Error::InvalidConfig {
+            message: format!("invalid MAC address: {}", c.mac_address),
+        });
     }
     if let Some(hc) = &c.healthcheck {
         super::health::validate(hc)?;
@@ -205,28 +174,43 @@ pub fn networking(h: &HostConfig, n: Option<&NetworkingConfig>) -> Result<(), Er
     let Some(endpoints) = n.and_then(|n| n.endpoints_config.as_ref()) else {
         return Ok(());
     };
+    let mode = if h.network_mode.is_empty() {
+        "default"
+    } else {
+        h.network_mode.as_str()
+    };
     for (net, ep) in endpoints {
-        let mode = if h.network_mode.is_empty() {
-            "default"
-        } else {
-            h.network_mode.as_str()
-        };
-        let same = net == mode
-            || (matches!(net.as_str(), "default" | "bridge")
-                && matches!(mode, "default" | "bridge"));
-        if !same {
-            return Err(unsupported(&format!(
-                "NetworkingConfig.EndpointsConfig for network {net:?} (networks arrive later)"
-            )));
-        }
         let static_ip = ep.ipam_config.as_ref().is_some_and(|c| {
             !c.ipv4_address.is_empty()
                 || !c.ipv6_address.is_empty()
                 || c.link_local_ips.as_ref().is_some_and(|l| !l.is_empty())
         });
-        if static_ip || !empty(&ep.links) || !empty(&ep.aliases) || !ep.mac_address.is_empty() {
+        let default_bridge = matches!(net.as_str(), "default" | "bridge");
+        // dockerd's wording for what only user-defined networks support.
+        if default_bridge && static_ip {
+            return Err(Error::InvalidConfig {
+                message: "user specified IP address is supported on user defined networks only"
+                    .to_string(),
+            });
+        }
+        if default_bridge && !empty(&ep.aliases) {
+            return Err(Error::InvalidConfig {
+                message: "network-scoped alias is supported only for containers in user defined networks".to_string(),
+            });
+        }
+        if matches!(mode, "host" | "none") || mode.starts_with("container:") {
+            let same = net == mode;
+            if !same {
+                return Err(Error::InvalidConfig {
+                    message: format!(
+                        "container sharing network namespace with another container or host cannot be connected to any other network ({net})"
+                    ),
+                });
+            }
+        }
+        if !empty(&ep.links) {
             return Err(unsupported(&format!(
-                "NetworkingConfig.EndpointsConfig[{net:?}] addresses, links and aliases (networks arrive later)"
+                "NetworkingConfig.EndpointsConfig[{net:?}].Links (legacy links)"
             )));
         }
     }
@@ -290,34 +274,21 @@ mod tests {
             "HostConfig.KernelMemory is not supported by berth"
         );
         let mut h = cli_request().host_config.unwrap();
-        h.publish_all_ports = true;
-        assert!(
-            host_config(&h)
-                .unwrap_err()
-                .to_string()
-                .contains("PublishAllPorts")
-        );
-        let mut h = cli_request().host_config.unwrap();
-        h.network_mode = "mynet".into();
+        h.mounts = Some(vec![berth_api_types::container::Mount {
+            r#type: "bind".into(),
+            source: "/nonexistent/berth-source".into(),
+            target: "/x".into(),
+            ..Default::default()
+        }]);
         assert_eq!(
             host_config(&h).unwrap_err().to_string(),
-            "network mynet not found"
-        );
-        let mut h = cli_request().host_config.unwrap();
-        h.binds = Some(vec!["data:/data".into()]);
-        assert!(
-            host_config(&h)
-                .unwrap_err()
-                .to_string()
-                .contains("HostConfig.Binds")
+            "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent/berth-source"
         );
         let mut c = cli_request().config;
-        c.mac_address = "02:42:ac:11:00:02".into();
-        assert!(
-            config(&c)
-                .unwrap_err()
-                .to_string()
-                .contains("Config.MacAddress")
+        c.mac_address = "02:42:ac:11:00".into();
+        assert_eq!(
+            config(&c).unwrap_err().to_string(),
+            "invalid MAC address: 02:42:ac:11:00"
         );
     }
 

@@ -30,7 +30,7 @@ mod api;
 pub(crate) mod catalog;
 pub mod commit;
 mod error;
-mod filters;
+pub(crate) mod filters;
 mod query;
 mod remove;
 mod rootfs;

@@ -33,6 +33,8 @@ mod caps;
 mod devices;
 mod linux;
 mod mounts;
+pub use mounts::BindMount;
+pub(crate) use mounts::clean_path;
 mod process;
 pub use process::ULIMIT_NAMES;
 mod seccomp;
@@ -199,6 +201,10 @@ pub struct SpecInput {
     pub binds: Vec<String>,
     /// `--tmpfs` mounts: destination -> options ("size=10m,mode=1700").
     pub tmpfs: BTreeMap<String, String>,
+    /// Bind mounts already resolved by the caller (host paths, volumes'
+    /// data directories), mounted with `binds` and checked with them for
+    /// duplicate destinations.
+    pub bind_mounts: Vec<BindMount>,
     /// The container's hostname, hosts and resolv.conf files, bind-mounted
     /// at /etc/hostname, /etc/hosts and /etc/resolv.conf; an empty path
     /// skips that mount.

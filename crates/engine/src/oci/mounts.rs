@@ -4,8 +4,9 @@
 //! /sys/fs/cgroup, /dev/mqueue, /dev/shm, then the init binary if any),
 //! minus those a user mount replaces (a user /dev replaces everything under
 //! /dev). Then the user mounts, sorted by depth (fewer path separators
-//! first; stable, so equal depths keep their order): `-v` binds, the
-//! container's resolv.conf, hostname and hosts (a bind on one of those
+//! first; stable, so equal depths keep their order): `-v` binds and the
+//! caller's resolved [`BindMount`]s (a volume's has no propagation option,
+//! as in dockerd), the container's resolv.conf, hostname and hosts (a bind on one of those
 //! paths takes its place), the IPC /dev/shm bind, and `--tmpfs` mounts.
 //! A read-only rootfs makes every default mount read-only except /proc,
 //! /dev, /dev/pts, /dev/shm and /dev/mqueue; a privileged container gets
@@ -95,6 +96,21 @@ impl Propagation {
     }
 }
 
+/// A bind mount resolved by the caller (docker's `container.Mount`): a
+/// host path, or a volume's data directory, on `destination`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindMount {
+    pub source: String,
+    pub destination: String,
+    pub writable: bool,
+    /// `private`, `rprivate`, `shared`, `rshared`, `slave` or `rslave`;
+    /// `None` (volumes) sets none, as docker does.
+    pub propagation: Option<String>,
+    /// `bind` instead of `rbind`: submounts of the source are not taken
+    /// (`--mount bind-recursive=disabled`).
+    pub non_recursive: bool,
+}
+
 /// A user mount (docker's `container.Mount`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum UserMount {
@@ -102,7 +118,8 @@ enum UserMount {
         source: String,
         destination: String,
         writable: bool,
-        propagation: Propagation,
+        propagation: Option<Propagation>,
+        recursive: bool,
     },
     Tmpfs {
         destination: String,
@@ -120,13 +137,32 @@ impl UserMount {
     }
 }
 
-/// A parsed `-v` bind.
+/// A parsed `-v` bind, or a [`BindMount`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Bind {
     source: String,
     destination: String,
     writable: bool,
-    propagation: Propagation,
+    propagation: Option<Propagation>,
+    recursive: bool,
+}
+
+impl Bind {
+    fn from_mount(m: &BindMount) -> Result<Bind, SpecError> {
+        let propagation = match &m.propagation {
+            None => None,
+            Some(p) => {
+                Some(Propagation::parse(p).ok_or_else(|| SpecError::InvalidMountMode(p.clone()))?)
+            }
+        };
+        Ok(Bind {
+            source: m.source.clone(),
+            destination: clean_path(&m.destination),
+            writable: m.writable,
+            propagation,
+            recursive: !m.non_recursive,
+        })
+    }
 }
 
 /// Go's `path.Clean`.
@@ -231,10 +267,13 @@ fn parse_bind(spec: &str) -> Result<Bind, SpecError> {
         source: clean_path(source),
         destination: clean_path(target),
         writable: !options.contains(&"ro"),
-        propagation: options
-            .iter()
-            .find_map(|o| Propagation::parse(o))
-            .unwrap_or(Propagation::RPrivate),
+        propagation: Some(
+            options
+                .iter()
+                .find_map(|o| Propagation::parse(o))
+                .unwrap_or(Propagation::RPrivate),
+        ),
+        recursive: true,
     })
 }
 
@@ -434,11 +473,14 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
         ));
     }
 
-    let binds = input
+    let mut binds = input
         .binds
         .iter()
         .map(|b| parse_bind(b))
         .collect::<Result<Vec<_>, _>>()?;
+    for m in &input.bind_mounts {
+        binds.push(Bind::from_mount(m)?);
+    }
     for (i, bind) in binds.iter().enumerate() {
         if binds[..i].iter().any(|b| b.destination == bind.destination) {
             return Err(SpecError::DuplicateMountPoint(bind.destination.clone()));
@@ -484,6 +526,7 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
             destination: bind.destination.clone(),
             writable: bind.writable,
             propagation: bind.propagation,
+            recursive: bind.recursive,
         });
     }
     for (destination, source, writable) in network_files {
@@ -492,7 +535,8 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
                 source,
                 destination: destination.to_string(),
                 writable,
-                propagation: Propagation::RPrivate,
+                propagation: Some(Propagation::RPrivate),
+                recursive: true,
             });
         }
     }
@@ -510,7 +554,8 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
             source,
             destination: "/dev/shm".to_string(),
             writable: true,
-            propagation: Propagation::RPrivate,
+            propagation: Some(Propagation::RPrivate),
+            recursive: true,
         });
     }
     for (destination, data) in &input.tmpfs {
@@ -543,27 +588,30 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
                 destination,
                 writable,
                 propagation,
+                recursive,
             } => {
                 match propagation {
-                    Propagation::Shared | Propagation::RShared => {
-                        check_propagation(source, *propagation)?;
+                    Some(p @ (Propagation::Shared | Propagation::RShared)) => {
+                        check_propagation(source, *p)?;
                         if !matches!(rootfs_propagation, Some("shared" | "rshared")) {
                             rootfs_propagation = Some("shared");
                         }
                     }
-                    Propagation::Slave | Propagation::RSlave => {
-                        check_propagation(source, *propagation)?;
+                    Some(p @ (Propagation::Slave | Propagation::RSlave)) => {
+                        check_propagation(source, *p)?;
                         if rootfs_propagation.is_none() {
                             rootfs_propagation = Some("rslave");
                         }
                     }
-                    Propagation::Private | Propagation::RPrivate => {}
+                    _ => {}
                 }
-                let mut options = vec!["rbind"];
+                let mut options = vec![if *recursive { "rbind" } else { "bind" }];
                 if !writable {
                     options.push("ro");
                 }
-                options.push(propagation.as_str());
+                if let Some(p) = propagation {
+                    options.push(p.as_str());
+                }
                 mounts.push(Entry::new(destination, "bind", source, &options));
             }
         }
@@ -597,137 +645,4 @@ pub(crate) fn plan(input: &SpecInput, init: Option<&Path>) -> Result<MountPlan, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clean_path_is_gos() {
-        for (input, want) in [
-            ("", "."),
-            ("/", "/"),
-            ("//a//b/", "/a/b"),
-            ("/a/./b/../c", "/a/c"),
-            ("/../a", "/a"),
-            ("a/../..", ".."),
-            ("/berth//abc", "/berth/abc"),
-        ] {
-            assert_eq!(clean_path(input), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn bind_specs() {
-        let b = parse_bind("/src:/dst").unwrap();
-        assert_eq!(
-            (b.source.as_str(), b.destination.as_str(), b.writable),
-            ("/src", "/dst", true)
-        );
-        assert_eq!(b.propagation, Propagation::RPrivate);
-        let b = parse_bind("/src/:/dst/sub/:ro,rslave,z").unwrap();
-        assert_eq!(
-            (b.source.as_str(), b.destination.as_str(), b.writable),
-            ("/src", "/dst/sub", false)
-        );
-        assert_eq!(b.propagation, Propagation::RSlave);
-        assert!(parse_bind("/src:/dst:cached,rw").unwrap().writable);
-
-        for (spec, want) in [
-            ("/a:/b:/c:/d", "invalid volume specification: '/a:/b:/c:/d'"),
-            (":/b", "invalid volume specification: ':/b'"),
-            ("/foo:rw", "invalid volume specification: '/foo:rw'"),
-            ("/a:/b:ro,rw", "invalid mode: ro,rw"),
-            ("/a:/b:bogus", "invalid mode: bogus"),
-            (
-                "/a:/",
-                "invalid volume specification: '/a:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'",
-            ),
-            (
-                "/a:b",
-                "invalid volume specification: '/a:b': invalid mount config for type \"bind\": invalid mount path: 'b' mount path must be absolute",
-            ),
-            (
-                "/a:/b:nocopy",
-                "invalid volume specification: '/a:/b:nocopy': invalid mount config for type \"bind\": field VolumeOptions must not be specified",
-            ),
-        ] {
-            let err = parse_bind(spec).unwrap_err();
-            assert_eq!(err.to_string(), want);
-            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
-        }
-        assert!(matches!(
-            parse_bind("myvolume:/data"),
-            Err(SpecError::NamedVolume { .. })
-        ));
-        assert!(matches!(
-            parse_bind("/data"),
-            Err(SpecError::NamedVolume { .. })
-        ));
-    }
-
-    #[test]
-    fn tmpfs_options_merge_like_docker() {
-        assert_eq!(
-            tmpfs_options("").unwrap(),
-            ["noexec", "nosuid", "nodev", "rprivate"]
-        );
-        assert_eq!(
-            tmpfs_options("rw,size=10m,mode=1700").unwrap(),
-            [
-                "noexec",
-                "nosuid",
-                "nodev",
-                "rprivate",
-                "rw",
-                "size=10m",
-                "mode=1700"
-            ]
-        );
-        // A later flag of the same kind wins and takes the later position.
-        assert_eq!(
-            tmpfs_options("ro,noexec").unwrap(),
-            ["nosuid", "nodev", "rprivate", "ro", "noexec"]
-        );
-        assert_eq!(
-            tmpfs_options("exec,size=1m,size=2m,shared").unwrap(),
-            ["nosuid", "nodev", "exec", "size=2m", "shared"]
-        );
-        assert_eq!(
-            tmpfs_options("defaults").unwrap(),
-            ["noexec", "nosuid", "nodev", "rprivate"]
-        );
-        assert_eq!(
-            tmpfs_options("foo").unwrap_err().to_string(),
-            "Invalid tmpfs option [\"foo\"]"
-        );
-        assert_eq!(
-            tmpfs_options("foo=bar").unwrap_err().to_string(),
-            "Invalid tmpfs option [\"foo\" \"bar\"]"
-        );
-    }
-
-    #[test]
-    fn mountinfo_unescapes_octal() {
-        assert_eq!(unescape_mountinfo("/mnt/with\\040space"), "/mnt/with space");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-        assert_eq!(unescape_mountinfo("/trailing\\"), "/trailing\\");
-    }
-
-    #[test]
-    fn shared_propagation_needs_a_shared_source_mount() {
-        // The mount holding / is found for any path; whether it is shared
-        // decides between the two outcomes, which both must be docker's.
-        let (mount_point, optional) = mount_of(Path::new("/")).unwrap();
-        assert_eq!(mount_point, "/");
-        let result = check_propagation("/", Propagation::RShared);
-        if optional.split(' ').any(|o| o.starts_with("shared:")) {
-            result.unwrap();
-        } else {
-            assert_eq!(
-                result.unwrap_err().to_string(),
-                "path / is mounted on / but it is not a shared mount"
-            );
-        }
-        let err = check_propagation("/nonexistent/source", Propagation::Slave).unwrap_err();
-        assert!(matches!(err, SpecError::BindSource { .. }), "{err}");
-    }
-}
+mod tests;

@@ -1,0 +1,314 @@
+//! `network` subcommands, passed through to the `/networks` endpoints.
+
+use std::collections::BTreeMap;
+
+use berth_client::types::network::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkDisconnectRequest,
+};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{Ctx, lifecycle::confirm, out, outln, parse, parse_filters, short_id};
+use crate::cli::Arity;
+use crate::error::{CliError, CliResult, join_errors};
+use crate::fmt::{Format, object};
+
+/// `berth network …`.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCmd {
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Create a network
+    Create(CreateArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+    /// Display detailed information on one or more networks
+    Inspect(super::inspect::TypedInspectArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] NETWORK CONTAINER")]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long, value_name = "strings")]
+    alias: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long, value_name = "string", default_value = "")]
+    ip: String,
+    /// IPv6 address (e.g., "2001:db8::33")
+    #[arg(long, value_name = "string", default_value = "")]
+    ip6: String,
+    /// Add link to another container
+    #[arg(long, value_name = "list")]
+    link: Vec<String>,
+    #[arg(hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] NETWORK")]
+pub struct CreateArgs {
+    /// Enable manual container attachment
+    #[arg(long)]
+    attachable: bool,
+    /// Driver to manage the Network
+    #[arg(short, long, value_name = "string", default_value = "bridge")]
+    driver: String,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long, value_name = "strings")]
+    gateway: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    internal: bool,
+    /// Allocate container ip from a sub-range
+    #[arg(long, value_name = "strings")]
+    ip_range: Vec<String>,
+    /// Set metadata on a network
+    #[arg(long, value_name = "list")]
+    label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short, long, value_name = "map")]
+    opt: Vec<String>,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long, value_name = "strings")]
+    subnet: Vec<String>,
+    #[arg(hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] NETWORK CONTAINER")]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    force: bool,
+    #[arg(hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS]")]
+pub struct LsArgs {
+    /// Provide filter values (e.g. "driver=bridge")
+    #[arg(short, long, value_name = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS]")]
+pub struct PruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long, value_name = "filter")]
+    filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "NETWORK [NETWORK...]")]
+pub struct RmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short, long)]
+    force: bool,
+    #[arg(hide = true)]
+    names: Vec<String>,
+}
+
+pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
+    match cmd {
+        NetworkCmd::Connect(a) => {
+            ctx.arity(a.args.len(), Arity::Exact(2))?;
+            let ep = EndpointSettings {
+                aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
+                links: (!a.link.is_empty()).then(|| a.link.clone()),
+                ipam_config: (!a.ip.is_empty() || !a.ip6.is_empty()).then(|| EndpointIpamConfig {
+                    ipv4_address: a.ip.clone(),
+                    ipv6_address: a.ip6.clone(),
+                    link_local_ips: None,
+                }),
+                ..Default::default()
+            };
+            let body = NetworkConnectRequest {
+                container: a.args[1].clone(),
+                endpoint_config: Some(ep),
+            };
+            ctx.client
+                .post(format!(
+                    "/networks/{}/connect",
+                    berth_client::api::seg(&a.args[0])
+                ))
+                .json_body(&body)?
+                .discard()
+                .await?;
+            Ok(())
+        }
+        NetworkCmd::Disconnect(a) => {
+            ctx.arity(a.args.len(), Arity::Exact(2))?;
+            let body = NetworkDisconnectRequest {
+                container: a.args[1].clone(),
+                force: a.force,
+            };
+            ctx.client
+                .post(format!(
+                    "/networks/{}/disconnect",
+                    berth_client::api::seg(&a.args[0])
+                ))
+                .json_body(&body)?
+                .discard()
+                .await?;
+            Ok(())
+        }
+        NetworkCmd::Create(a) => create(ctx, a).await,
+        NetworkCmd::Inspect(a) => super::inspect::typed(ctx, a, "network").await,
+        NetworkCmd::Ls(a) => ls(ctx, a).await,
+        NetworkCmd::Rm(a) => {
+            ctx.arity(a.names.len(), Arity::Min(1))?;
+            let mut errs = Vec::new();
+            for n in &a.names {
+                let r = ctx
+                    .client
+                    .delete(format!("/networks/{}", berth_client::api::seg(n)))
+                    .discard()
+                    .await;
+                match r {
+                    Ok(()) => outln(n),
+                    Err(e) if a.force && e.is_not_found() => {}
+                    Err(e) => errs.push(e.to_string()),
+                }
+            }
+            join_errors(errs)
+        }
+        NetworkCmd::Prune(a) => {
+            let filters = parse_filters(&a.filter)?;
+            if !a.force
+                && !confirm(
+                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?",
+                )
+            {
+                return Ok(());
+            }
+            let v: Value = ctx
+                .client
+                .post("/networks/prune")
+                .query_opt("filters", (!filters.is_empty()).then(|| filters.to_json()))
+                .json()
+                .await?;
+            if let Some(d) = v["NetworksDeleted"].as_array().filter(|d| !d.is_empty()) {
+                let names: Vec<&str> = d.iter().filter_map(Value::as_str).collect();
+                outln(&format!("Deleted Networks:\n{}", names.join("\n")));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn create(ctx: &Ctx, a: &CreateArgs) -> CliResult {
+    ctx.arity(a.args.len(), Arity::Exact(1))?;
+    if a.gateway.len() > a.subnet.len() || a.ip_range.len() > a.subnet.len() {
+        return Err(CliError::new(
+            "every ip-range or gateway must have a corresponding subnet",
+        ));
+    }
+    let config: Vec<IpamConfig> = a
+        .subnet
+        .iter()
+        .enumerate()
+        .map(|(i, s)| IpamConfig {
+            subnet: s.clone(),
+            gateway: a.gateway.get(i).cloned().unwrap_or_default(),
+            ip_range: a.ip_range.get(i).cloned().unwrap_or_default(),
+            aux_address: None,
+        })
+        .collect();
+    let req = NetworkCreateRequest {
+        name: a.args[0].clone(),
+        check_duplicate: true,
+        driver: a.driver.clone(),
+        internal: a.internal,
+        attachable: a.attachable,
+        ipam: Some(Ipam {
+            driver: "default".into(),
+            options: Some(BTreeMap::new()),
+            config: Some(config),
+        }),
+        options: Some(parse::kv_map(&a.opt)),
+        labels: Some(parse::kv_map(&a.label)),
+        ..Default::default()
+    };
+    let v: Value = ctx
+        .client
+        .post("/networks/create")
+        .json_body(&req)?
+        .json()
+        .await?;
+    outln(v["Id"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
+    let filters = parse_filters(&a.filter)?;
+    let nets: Vec<Network> = ctx
+        .client
+        .get("/networks")
+        .query_opt("filters", (!filters.is_empty()).then(|| filters.to_json()))
+        .json()
+        .await?;
+    let source = a
+        .format
+        .clone()
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| "table".into());
+    let fmt = Format(match source.as_str() {
+        "table" | "" if a.quiet => "{{.ID}}".into(),
+        "table" => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".into(),
+        _ if a.quiet => "{{.ID}}".into(),
+        s => s.to_string(),
+    });
+    let mut nets = nets;
+    nets.sort_by(|x, y| x.name.cmp(&y.name));
+    let rows: Vec<Value> = nets
+        .iter()
+        .map(|n| {
+            let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            object([
+                (
+                    "ID",
+                    Value::from(if a.no_trunc {
+                        n.id.clone()
+                    } else {
+                        short_id(&n.id)
+                    }),
+                ),
+                ("Name", n.name.clone().into()),
+                ("Driver", n.driver.clone().into()),
+                ("Scope", n.scope.clone().into()),
+                ("IPv6", n.enable_ipv6.to_string().into()),
+                ("Internal", n.internal.to_string().into()),
+                ("Labels", labels.join(",").into()),
+                ("CreatedAt", n.created.clone().into()),
+            ])
+        })
+        .collect();
+    let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
+    out(&fmt.render(&header, &rows)?);
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! `berth run` and `berth create`.
+//!
+//! `run`, as docker does it: create (pulling the image on a 404 when `--pull` allows),
+//! attach (hijacked) unless detached, begin the wait (`next-exit`, or `removed` with
+//! `--rm`) so the daemon registers it before the start, start, resize the TTY, stream,
+//! then exit with the container's status. Failures before the container runs exit 125
+//! (126 when the command cannot be invoked, 127 when it is not found), worded
+//! `berth: <error>` with a pointer to `--help`.
+
+use berth_client::types::container::CreateRequest;
+use berth_client::types::jsonmessage::JsonMessage;
+use clap::Args;
+
+use super::container_opts::{ContainerOpts, create_request};
+use super::streams::{self, StreamEnd, StreamOpts, Target};
+use super::{Ctx, outln, tty};
+use crate::cli::{Arity, PROG};
+use crate::error::{CliError, CliResult};
+
+/// `run` flags.
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] IMAGE [COMMAND] [ARG...]")]
+pub struct RunArgs {
+    #[command(flatten)]
+    opts: ContainerOpts,
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    detach_keys: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "")]
+    sig_proxy: bool,
+    #[arg(hide = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// `create` flags.
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] IMAGE [COMMAND] [ARG...]")]
+pub struct CreateArgs {
+    #[command(flatten)]
+    opts: ContainerOpts,
+    #[arg(hide = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// `berth: <err>\n\nRun 'berth <cmd> --help' for more information`, status `code`.
+fn with_help(err: &str, cmd: &str, code: i32) -> CliError {
+    CliError::with_code(
+        format!("{PROG}: {err}\n\nRun '{PROG} {cmd} --help' for more information"),
+        code,
+    )
+}
+
+/// docker's `toStatusError`: 127 for a missing command, 126 for one that cannot be run,
+/// 125 for everything else.
+fn status_error(err: &str, cmd: &str) -> CliError {
+    let code =
+        if err.contains("executable file not found") || err.contains("no such file or directory") {
+            127
+        } else if err.contains("permission denied") || err.contains("is a directory") {
+            126
+        } else {
+            125
+        };
+    with_help(err, cmd, code)
+}
+
+/// The image reference with its default tag, as docker names it in messages.
+fn tagged(image: &str) -> String {
+    let name_part = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || name_part.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// A repository name with docker's defaults: `busybox` → `docker.io/library/busybox`.
+fn normalized_name(name: &str) -> String {
+    let first = name.split('/').next().unwrap_or("");
+    let has_domain =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_domain {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    }
+}
+
+/// Creates the container (docker's `createContainer`); returns its ID.
+async fn create(
+    ctx: &Ctx,
+    o: &ContainerOpts,
+    req: &CreateRequest,
+    cmd: &str,
+) -> Result<String, CliError> {
+    if !o.cidfile.is_empty() && std::path::Path::new(&o.cidfile).exists() {
+        return Err(with_help(
+            &format!(
+                "Container ID file found, make sure the other container isn't running or delete {}",
+                o.cidfile
+            ),
+            cmd,
+            125,
+        ));
+    }
+    if !matches!(o.pull.as_str(), "missing" | "always" | "never") {
+        return Err(with_help(
+            &format!(
+                "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
+                o.pull
+            ),
+            cmd,
+            125,
+        ));
+    }
+    let name = (!o.name.is_empty()).then_some(o.name.as_str());
+    let platform = (!o.platform.is_empty()).then_some(o.platform.as_str());
+    let image = &req.config.image;
+    if o.pull == "always" {
+        pull(ctx, image, o.quiet)
+            .await
+            .map_err(|e| status_error(&e.message, cmd))?;
+    }
+    let resp = match ctx.client.container_create(name, platform, req).await {
+        Ok(r) => r,
+        Err(e)
+            if e.is_not_found()
+                && o.pull == "missing"
+                && e.daemon_message().is_some_and(|m| m.contains("image")) =>
+        {
+            eprintln!("Unable to find image '{}' locally", tagged(image));
+            pull(ctx, image, o.quiet)
+                .await
+                .map_err(|e| status_error(&e.message, cmd))?;
+            ctx.client
+                .container_create(name, platform, req)
+                .await
+                .map_err(|e| status_error(&e.to_string(), cmd))?
+        }
+        Err(e) => return Err(status_error(&e.to_string(), cmd)),
+    };
+    for w in resp.warnings.iter().flatten() {
+        eprintln!("WARNING: {w}");
+    }
+    if !o.cidfile.is_empty() {
+        std::fs::write(&o.cidfile, &resp.id).map_err(|e| {
+            with_help(
+                &format!("failed to write the container ID to the file: {e}"),
+                cmd,
+                125,
+            )
+        })?;
+    }
+    Ok(resp.id)
+}
+
+/// Pulls `image` through `POST /images/create`, printing the progress lines.
+pub async fn pull(ctx: &Ctx, image: &str, quiet: bool) -> Result<(), CliError> {
+    let (name, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        Some((n, t)) => (n.to_string(), t.to_string()),
+        None => (image.to_string(), "latest".to_string()),
+    };
+    let name = normalized_name(&name);
+    let resp = ctx
+        .client
+        .post("/images/create")
+        .query("fromImage", &name)
+        .query("tag", &tag)
+        .header("X-Registry-Auth", "e30=")
+        .send()
+        .await?;
+    let mut s = berth_client::stream::JsonStream::<JsonMessage>::new(resp, "/images/create");
+    while let Some(m) = s.next().await? {
+        if let Some(e) = &m.error_detail {
+            return Err(CliError::new(e.message.clone()));
+        }
+        if !m.error.is_empty() {
+            return Err(CliError::new(m.error));
+        }
+        if quiet {
+            continue;
+        }
+        if !m.id.is_empty() {
+            eprintln!("{}: {}", m.id, m.status);
+        } else if !m.status.is_empty() {
+            eprintln!("{}", m.status);
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_cmd(ctx: &Ctx, a: &CreateArgs) -> CliResult {
+    ctx.arity(a.args.len(), Arity::Min(1))?;
+    let req = create_request(&a.opts, &a.args[0], &a.args[1..])
+        .map_err(|e| with_help(&e, "create", 125))?;
+    let id = create(ctx, &a.opts, &req, "create").await?;
+    outln(&id);
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, a: &RunArgs) -> CliResult {
+    ctx.arity(a.args.len(), Arity::Min(1))?;
+    let mut req =
+        create_request(&a.opts, &a.args[0], &a.args[1..]).map_err(|e| with_help(&e, "run", 125))?;
+    let c = &mut req.config;
+    if !a.detach {
+        if c.attach_stdin && c.tty && !tty::stdin_is_tty() {
+            return Err(CliError::new("the input device is not a TTY"));
+        }
+    } else {
+        if !a.opts.attach.is_empty() {
+            return Err(CliError::new(
+                "conflicting options: cannot specify both --attach and --detach",
+            ));
+        }
+        c.attach_stdin = false;
+        c.attach_stdout = false;
+        c.attach_stderr = false;
+        c.stdin_once = false;
+    }
+    let (tty_on, attach_in, attach_out, attach_err) =
+        (c.tty, c.attach_stdin, c.attach_stdout, c.attach_stderr);
+    let id = create(ctx, &a.opts, &req, "run").await?;
+    let attach = attach_in || attach_out || attach_err;
+    if !attach {
+        ctx.client
+            .container_start(&id, None)
+            .await
+            .map_err(|e| status_error(&e.to_string(), "run"))?;
+        outln(&id);
+        return Ok(());
+    }
+    let (keys_s, keys) = streams::detach_keys(ctx, a.detach_keys.as_deref())?;
+    let conn = ctx
+        .client
+        .container_attach(
+            &id,
+            berth_client::api::AttachOptions {
+                stdin: attach_in,
+                stdout: attach_out,
+                stderr: attach_err,
+                logs: false,
+            },
+            Some(&keys_s),
+        )
+        .await?;
+    let condition = if a.opts.rm { "removed" } else { "next-exit" };
+    let wait = ctx.client.container_wait_begin(&id, condition).await?;
+    if let Err(e) = ctx.client.container_start(&id, None).await {
+        if a.opts.rm {
+            let _ = berth_client::api::wait_result(wait).await;
+        }
+        return Err(status_error(&e.to_string(), "run"));
+    }
+    let o = StreamOpts {
+        stdin: attach_in,
+        stdout: attach_out,
+        stderr: attach_err,
+        tty: tty_on,
+        detach_keys: keys,
+    };
+    let proxy = async {
+        if a.sig_proxy && !tty_on {
+            streams::proxy_signals(&ctx.client, &id).await;
+        }
+        std::future::pending::<()>().await
+    };
+    let end = tokio::select! {
+        r = streams::stream(&ctx.client, conn, &o, Target::Container(&id)) => r?,
+        () = proxy => StreamEnd::Closed,
+    };
+    if end == StreamEnd::Detached {
+        return Ok(());
+    }
+    let res = berth_client::api::wait_result(wait).await?;
+    if let Some(e) = res.error.as_ref().filter(|e| !e.message.is_empty()) {
+        eprintln!("Error waiting for container: {}", e.message);
+        return Err(CliError::status(125));
+    }
+    if res.status_code != 0 {
+        return Err(CliError::status(res.status_code as i32));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_errors_map_to_docker_statuses() {
+        let e = status_error(
+            "Error response from daemon: failed to create task for container: OCI runtime create failed: exec: \"/nonexist\": stat /nonexist: no such file or directory: unknown",
+            "run",
+        );
+        assert_eq!(e.code, 127);
+        assert!(e.message.starts_with("berth: Error response from daemon:"));
+        assert!(
+            e.message
+                .ends_with("\n\nRun 'berth run --help' for more information")
+        );
+        assert_eq!(
+            status_error("exec: \"/etc\": permission denied: unknown", "run").code,
+            126
+        );
+        assert_eq!(status_error("No such image: x", "run").code, 125);
+        assert_eq!(tagged("nope"), "nope:latest");
+        assert_eq!(tagged("localhost:5000/a"), "localhost:5000/a:latest");
+        assert_eq!(tagged("a:1"), "a:1");
+        assert_eq!(normalized_name("nope"), "docker.io/library/nope");
+        assert_eq!(normalized_name("me/app"), "docker.io/me/app");
+        assert_eq!(normalized_name("localhost:5000/app"), "localhost:5000/app");
+    }
+}

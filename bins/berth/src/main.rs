@@ -1,0 +1,207 @@
+//! berth: the docker-compatible command line. It talks to the daemon over the Engine API
+//! only (unix socket or TCP) and prints what docker prints, with docker's exit statuses.
+//!
+//! Flow: the arguments are normalized and parsed (see `cli`); the daemon's address comes
+//! from `-H`, `BERTH_HOST`, `DOCKER_HOST` or the default socket; the command runs on a
+//! current-thread tokio runtime; its error, if any, goes to stderr and its status
+//! becomes the exit status.
+
+mod cli;
+mod cmd;
+mod config;
+mod error;
+mod fmt;
+
+use std::process::ExitCode;
+
+use berth_client::{Client, Host};
+
+use crate::cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd, help};
+use crate::cmd::Ctx;
+use crate::error::{CliError, CliResult};
+
+fn main() -> ExitCode {
+    // Like the Go CLI, a closed stdout (`berth ps | head -1`) ends the process quietly.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let code = match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            if !e.message.is_empty() {
+                if e.code == 0 {
+                    print!("{}", e.message);
+                } else {
+                    eprintln!("{}", e.message);
+                }
+            }
+            e.code
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run() -> CliResult {
+    let root = cli::command();
+    let resolved = cli::normalize(&root, std::env::args_os().collect());
+    let path = resolved.path();
+    let cmd = cli::find(&root, &resolved.names).clone();
+    if resolved.help {
+        cmd::out(&help::render(&path, &cmd));
+        return Ok(());
+    }
+    let parsed = cli::parse(root, &resolved)?;
+    if parsed.version {
+        cmd::outln(&format!("berth version {}", env!("CARGO_PKG_VERSION")));
+        return Ok(());
+    }
+    let Some(command) = &parsed.command else {
+        cmd::out(&help::render(&path, &cmd));
+        return Ok(());
+    };
+    if parsed.tls
+        || parsed.tlsverify
+        || std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+    {
+        return Err(CliError::new(
+            "TLS connections are not supported by this berth build; use a unix socket or plain tcp://",
+        ));
+    }
+    let host = resolve_host(&parsed)?;
+    let mut client = Client::new(host);
+    if let Some(v) = std::env::var("DOCKER_API_VERSION")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        client = client.with_version(v);
+    }
+    let config_dir = config::dir(parsed.config.as_deref());
+    let ctx = Ctx {
+        client,
+        config: config::load(&config_dir),
+        path,
+        cmd,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("start runtime: {e}")))?;
+    let debug = parsed.debug;
+    let result = rt.block_on(dispatch(&ctx, command, debug));
+    // A thread may still be blocked reading stdin; the process does not wait for it.
+    rt.shutdown_background();
+    result
+}
+
+/// `-H` (once), else `BERTH_HOST`, else `DOCKER_HOST`, else the default socket.
+fn resolve_host(c: &Cli) -> Result<Host, CliError> {
+    if c.host.len() > 1 {
+        return Err(CliError::new("Please specify only one -H"));
+    }
+    let s = match c.host.first() {
+        Some(h) => h.clone(),
+        None => std::env::var("BERTH_HOST")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_default(),
+    };
+    Host::parse(&s).map_err(|e| CliError::new(e.to_string()))
+}
+
+async fn dispatch(ctx: &Ctx, c: &Cmd, debug: bool) -> CliResult {
+    use cmd::*;
+    match c {
+        Cmd::Run(a) => run::run(ctx, a).await,
+        Cmd::Create(a) => run::create_cmd(ctx, a).await,
+        Cmd::Exec(a) => streams::exec(ctx, a).await,
+        Cmd::Ps(a) => ps::run(ctx, a).await,
+        Cmd::Images(a) => images::run(ctx, a).await,
+        Cmd::Version(a) => system::version(ctx, a).await,
+        Cmd::Info(a) => system::info(ctx, a, debug).await,
+        Cmd::Attach(a) => streams::attach(ctx, a).await,
+        Cmd::Commit(a) => image_ops::commit(ctx, a).await,
+        Cmd::Cp(a) => cp::cp(ctx, a).await,
+        Cmd::Diff(a) => inspect::diff(ctx, a).await,
+        Cmd::Events(a) => system::events(ctx, a).await,
+        Cmd::Export(a) => cp::export(ctx, a).await,
+        Cmd::History(a) => images::history(ctx, a).await,
+        Cmd::Import(a) => image_ops::import(ctx, a).await,
+        Cmd::Inspect(a) => inspect::run(ctx, a).await,
+        Cmd::Kill(a) => lifecycle::kill(ctx, a).await,
+        Cmd::Load(a) => image_ops::load(ctx, a).await,
+        Cmd::Logs(a) => streams::logs(ctx, a).await,
+        Cmd::Pause(a) => lifecycle::pause(ctx, a, false).await,
+        Cmd::Port(a) => inspect::port(ctx, a).await,
+        Cmd::Rename(a) => lifecycle::rename(ctx, a).await,
+        Cmd::Restart(a) => lifecycle::stop(ctx, a, true).await,
+        Cmd::Rm(a) => lifecycle::rm(ctx, a).await,
+        Cmd::Rmi(a) => image_ops::rmi(ctx, a).await,
+        Cmd::Save(a) => image_ops::save(ctx, a).await,
+        Cmd::Start(a) => streams::start(ctx, a).await,
+        Cmd::Stats(a) => stats::run(ctx, a).await,
+        Cmd::Stop(a) => lifecycle::stop(ctx, a, false).await,
+        Cmd::Tag(a) => image_ops::tag(ctx, a).await,
+        Cmd::Top(a) => inspect::top(ctx, a).await,
+        Cmd::Unpause(a) => lifecycle::pause(ctx, a, true).await,
+        Cmd::Update(a) => lifecycle::update(ctx, a).await,
+        Cmd::Wait(a) => lifecycle::wait(ctx, a).await,
+        Cmd::Container(c) => container(ctx, c).await,
+        Cmd::Image(c) => image(ctx, c).await,
+        Cmd::Network(c) => network::run(ctx, c).await,
+        Cmd::System(c) => match c {
+            SystemCmd::Df(a) => system::df(ctx, a).await,
+            SystemCmd::Events(a) => system::events(ctx, a).await,
+            SystemCmd::Info(a) => system::info(ctx, a, debug).await,
+            SystemCmd::Prune(a) => system::system_prune(ctx, a).await,
+        },
+        Cmd::Volume(c) => volume::run(ctx, c).await,
+    }
+}
+
+async fn container(ctx: &Ctx, c: &ContainerCmd) -> CliResult {
+    use cmd::*;
+    match c {
+        ContainerCmd::Attach(a) => streams::attach(ctx, a).await,
+        ContainerCmd::Commit(a) => image_ops::commit(ctx, a).await,
+        ContainerCmd::Cp(a) => cp::cp(ctx, a).await,
+        ContainerCmd::Create(a) => run::create_cmd(ctx, a).await,
+        ContainerCmd::Diff(a) => inspect::diff(ctx, a).await,
+        ContainerCmd::Exec(a) => streams::exec(ctx, a).await,
+        ContainerCmd::Export(a) => cp::export(ctx, a).await,
+        ContainerCmd::Inspect(a) => inspect::typed(ctx, a, "container").await,
+        ContainerCmd::Kill(a) => lifecycle::kill(ctx, a).await,
+        ContainerCmd::Logs(a) => streams::logs(ctx, a).await,
+        ContainerCmd::Ls(a) => ps::run(ctx, a).await,
+        ContainerCmd::Pause(a) => lifecycle::pause(ctx, a, false).await,
+        ContainerCmd::Port(a) => inspect::port(ctx, a).await,
+        ContainerCmd::Prune(a) => lifecycle::prune(ctx, a).await,
+        ContainerCmd::Rename(a) => lifecycle::rename(ctx, a).await,
+        ContainerCmd::Restart(a) => lifecycle::stop(ctx, a, true).await,
+        ContainerCmd::Rm(a) => lifecycle::rm(ctx, a).await,
+        ContainerCmd::Run(a) => run::run(ctx, a).await,
+        ContainerCmd::Start(a) => streams::start(ctx, a).await,
+        ContainerCmd::Stats(a) => stats::run(ctx, a).await,
+        ContainerCmd::Stop(a) => lifecycle::stop(ctx, a, false).await,
+        ContainerCmd::Top(a) => inspect::top(ctx, a).await,
+        ContainerCmd::Unpause(a) => lifecycle::pause(ctx, a, true).await,
+        ContainerCmd::Update(a) => lifecycle::update(ctx, a).await,
+        ContainerCmd::Wait(a) => lifecycle::wait(ctx, a).await,
+    }
+}
+
+async fn image(ctx: &Ctx, c: &ImageCmd) -> CliResult {
+    use cmd::*;
+    match c {
+        ImageCmd::History(a) => images::history(ctx, a).await,
+        ImageCmd::Import(a) => image_ops::import(ctx, a).await,
+        ImageCmd::Inspect(a) => inspect::typed(ctx, a, "image").await,
+        ImageCmd::Load(a) => image_ops::load(ctx, a).await,
+        ImageCmd::Ls(a) => images::run(ctx, a).await,
+        ImageCmd::Prune(a) => image_ops::image_prune(ctx, a).await,
+        ImageCmd::Rm(a) => image_ops::rmi(ctx, a).await,
+        ImageCmd::Save(a) => image_ops::save(ctx, a).await,
+        ImageCmd::Tag(a) => image_ops::tag(ctx, a).await,
+    }
+}

@@ -8,4 +8,5 @@ pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod link;
+pub mod nftlink;
 pub mod proxy;

@@ -52,10 +52,10 @@ fn default_socket_follows_the_exec_root() {
 
 #[test]
 fn unknown_file_keys_are_named() {
-    let e = merge(&[], Some(r#"{"debug": true, "bip": "x", "zzz": 1}"#)).unwrap_err();
+    let e = merge(&[], Some(r#"{"debug": true, "fixed-cidr": "x", "zzz": 1}"#)).unwrap_err();
     assert!(
         e.to_string()
-            .ends_with("the following directives don't match any configuration option: bip, zzz"),
+            .ends_with("the following directives don't match any configuration option: fixed-cidr, zzz"),
         "{e}"
     );
 }

@@ -313,8 +313,8 @@ impl NetworkService {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(rec.id.clone(), proxies);
-        self.lock().ports.insert(rec.id.clone(), maps);
-        self.apply_firewall()?;
+        self.lock().ports.insert(rec.id.clone(), maps.clone());
+        self.change_ports(berth_network::nftlink::Op::Add, &maps)?;
         Ok(out)
     }
 
@@ -329,18 +329,14 @@ impl NetworkService {
                     veths.extend(ep.host_veth);
                 }
             }
-            (veths, reg.ports.remove(id).is_some())
+            (veths, reg.ports.remove(id).unwrap_or_default())
         };
         self.proxies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
         self.stop_dns(id);
-        let fw = if had_ports {
-            self.apply_firewall()
-        } else {
-            Ok(())
-        };
+        let fw = self.change_ports(berth_network::nftlink::Op::Delete, &had_ports);
         let mut links = Ok(());
         if !veths.is_empty() {
             let host = Netlink::current().map_err(Error::Link)?;

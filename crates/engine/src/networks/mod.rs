@@ -382,6 +382,28 @@ impl NetworkService {
         self.apply_firewall()
     }
 
+    /// Adds or deletes the map elements of published ports over netlink
+    /// (the start and exit path: no nft(8) process). Should the kernel
+    /// refuse (the table was flushed behind the daemon's back), the whole
+    /// table is rebuilt from the current state instead.
+    pub fn change_ports(
+        &self,
+        op: berth_network::nftlink::Op,
+        ports: &[PortMap],
+    ) -> Result<(), Error> {
+        if ports.is_empty() {
+            return Ok(());
+        }
+        let changed = {
+            let _serial = self.firewall.lock().unwrap_or_else(|e| e.into_inner());
+            berth_network::nftlink::change(&self.settings.table, op, ports)
+        };
+        match changed {
+            Ok(()) => Ok(()),
+            Err(_) => self.apply_firewall(),
+        }
+    }
+
     /// Replaces the firewall table with the current state.
     pub fn apply_firewall(&self) -> Result<(), Error> {
         let _serial = self.firewall.lock().unwrap_or_else(|e| e.into_inner());

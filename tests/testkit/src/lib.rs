@@ -18,6 +18,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod console;
+pub mod daemonnet;
 pub mod rootfs;
 pub mod runtime;
 pub mod shared;

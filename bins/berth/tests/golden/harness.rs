@@ -69,6 +69,8 @@ impl Daemon {
             .arg(root.join("daemon.json"))
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
+            // Its own bridge, subnet and firewall table.
+            .args(testkit::daemonnet::daemon_args(&root))
             .stdin(Stdio::null())
             .stdout(logf.try_clone().expect("dup log"))
             .stderr(logf)
@@ -191,6 +193,7 @@ impl Drop for Daemon {
             eprintln!("---- berthd log ----\n{}", self.log_text());
         }
         cleanup(&self.root);
+        testkit::daemonnet::remove_leftovers(&self.root);
         drop(self.dir.take());
     }
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub use crate::http::{HttpResponse, read_head, read_response, write_request};
+pub use testkit::daemonnet::bridge_of;
 
 /// The docker CLI the tests drive (v28 on these machines).
 pub const DOCKER: &str = "/usr/local/bin/docker";
@@ -88,81 +89,18 @@ impl Layout {
             self.config_file().display().to_string(),
             "-H".into(),
             format!("unix://{}", p.join("d.sock").display()),
-            // A default bridge of its own, on a subnet of its own, so
-            // daemons of tests running at once never share one.
-            "--bridge".into(),
-            self.bridge(),
-            "--bip".into(),
-            self.bip(),
         ]
-    }
-
-    /// The daemon's default bridge: `bt` and the temp dir's random part.
-    pub fn bridge(&self) -> String {
-        bridge_of(self.dir.path())
-    }
-
-    /// A /24 for the default bridge, from the temp dir's random part:
-    /// 10.200.0.0/16 .. 10.249.255.0/24, away from common host routes.
-    fn bip(&self) -> String {
-        let h = self
-            .dir
-            .path()
-            .to_string_lossy()
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        format!("10.{}.{}.1/24", 200 + (h % 50), (h / 50) % 256)
-    }
-}
-
-/// The bridge name the harness gives the daemon rooted at `root`.
-pub fn bridge_of(root: &Path) -> String {
-    let name = root.file_name().unwrap_or_default().to_string_lossy();
-    let tail: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>();
-    format!("bt{}", &tail[tail.len().saturating_sub(8)..])
-}
-
-/// Removes the bridges and the firewall table a daemon rooted at `root`
-/// made: the default bridge, and the bridge of every network it recorded.
-fn remove_network_leftovers(root: &Path) {
-    let bridge = bridge_of(root);
-    let mut devices = vec![bridge.clone()];
-    for f in std::fs::read_dir(root.join("data").join("networks"))
         .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let Ok(text) = std::fs::read_to_string(f.path()) else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        if v["driver"] == "bridge" {
-            if let Some(d) = v["device"].as_str() {
-                devices.push(d.to_string());
-            }
-        }
+        // A default bridge of its own, on a subnet of its own, so daemons
+        // of tests running at once never share one.
+        .chain(testkit::daemonnet::daemon_args(p))
+        .collect()
     }
-    devices.sort();
-    devices.dedup();
-    for d in devices
-        .iter()
-        .filter(|d| d.starts_with("bt") || d.starts_with("br-"))
-    {
-        let _ = Command::new("ip")
-            .args(["link", "del", d])
-            .stderr(Stdio::null())
-            .status();
+
+    /// The daemon's default bridge (see testkit::daemonnet).
+    pub fn bridge(&self) -> String {
+        testkit::daemonnet::bridge_of(self.dir.path())
     }
-    let table = format!("berth_{}", bridge.replace(['-', '.'], "_"));
-    let _ = Command::new("nft")
-        .args(["delete", "table", "ip", &table])
-        .stderr(Stdio::null())
-        .status();
 }
 
 impl Default for Layout {
@@ -481,7 +419,7 @@ pub fn cleanup(root: &Path) {
     for m in mounts_under(root) {
         let _ = nix::mount::umount2(m.as_path(), nix::mount::MntFlags::MNT_DETACH);
     }
-    remove_network_leftovers(root);
+    testkit::daemonnet::remove_leftovers(root);
 }
 
 /// Kills the processes of `/sys/fs/cgroup/<controller>/berth/<id>` and

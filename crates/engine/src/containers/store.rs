@@ -262,7 +262,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Replaces `path` with `bytes` atomically (temp file and rename(2)) but
 /// without fsync; see [`Container::update_unsynced`].
-fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())

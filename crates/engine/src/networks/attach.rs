@@ -196,7 +196,12 @@ impl NetworkService {
             let net = &e.net;
             match net.driver.as_str() {
                 "bridge" => {
-                    let bridge = super::ensure_bridge(&host, net).await?;
+                    // The bridge was made at network create or daemon start;
+                    // it is made again only if someone deleted it.
+                    let bridge = match host.index_of(&net.device).await.map_err(Error::Link)? {
+                        Some(i) => i,
+                        None => super::ensure_bridge(&host, net).await?,
+                    };
                     let veth = self
                         .lock()
                         .endpoints
@@ -337,16 +342,22 @@ impl NetworkService {
             .remove(id);
         self.stop_dns(id);
         let fw = self.change_ports(berth_network::nftlink::Op::Delete, &had_ports);
-        let mut links = Ok(());
         if !veths.is_empty() {
+            // Off the exit path: unregistering a netdev waits for RCU grace
+            // periods (several ms per link), and the host end usually dies
+            // with the container's namespace anyway; it is deleted here for
+            // the namespaces that outlive their container (`--network
+            // container:` joiners).
             let host = Netlink::current().map_err(Error::Link)?;
-            for v in veths {
-                if let Err(e) = host.delete_link(&v).await {
-                    links = Err(Error::Link(e));
+            tokio::spawn(async move {
+                for v in veths {
+                    if let Err(e) = host.delete_link(&v).await {
+                        crate::containers::warn(format_args!("delete host veth {v}: {e}"));
+                    }
                 }
-            }
+            });
         }
-        fw.and(links)
+        fw
     }
 
     /// After a daemon restart: takes back the endpoints and ports of a

@@ -12,7 +12,7 @@ use super::{Error, NetworkRecord};
 use crate::Engine;
 use crate::containers::Error as CErr;
 use crate::containers::files::{self, DnsSettings};
-use crate::containers::store::{Container, ContainerRecord, write_atomic};
+use crate::containers::store::{Container, ContainerRecord, replace_unsynced};
 
 /// The address the embedded DNS server answers on inside a container.
 pub const EMBEDDED_DNS: &str = "127.0.0.11";
@@ -111,12 +111,14 @@ impl Engine {
         if plan.endpoints.is_empty() {
             return Ok(plan);
         }
+        // Not fsynced: these files are derived from the record at every
+        // start, so after a power loss the next start writes them again.
         let written =
             hosts_content(&rec, &plan, self.networks.default_gateway()).and_then(|hosts| {
-                write_atomic(std::path::Path::new(&rec.hosts_path), hosts.as_bytes())?;
+                replace_unsynced(std::path::Path::new(&rec.hosts_path), hosts.as_bytes())?;
                 if plan.embedded_dns() {
                     let resolv = embedded_resolv_conf(&rec);
-                    write_atomic(
+                    replace_unsynced(
                         std::path::Path::new(&rec.resolv_conf_path),
                         resolv.as_bytes(),
                     )?;
@@ -157,7 +159,10 @@ impl Engine {
                 ))
             })
             .collect();
-        c.update(|r| {
+        // Unsynced: what the container got lives only as long as it runs;
+        // a daemon killed right after still finds it in the page cache,
+        // and after a power loss the container is gone anyway.
+        c.update_unsynced(|r| {
             for e in &plan.endpoints {
                 let s = r.networks.entry(e.key.clone()).or_default();
                 fill_endpoint(s, &e.net, e.ip, e.mac, &e.endpoint_id);

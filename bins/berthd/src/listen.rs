@@ -3,8 +3,9 @@
 //!
 //! A unix socket is created mode 0660 and group `berth` when that group
 //! exists (root and the group's members may use the daemon). Plain TCP
-//! hands root-equivalent power to anyone who can connect, and berthd has no
-//! TLS yet, so a TCP address must resolve to loopback addresses only.
+//! hands root-equivalent power to anyone who can connect, so without TLS a
+//! TCP address must resolve to loopback addresses only; with TLS (see
+//! `tls.rs`) any address is allowed, and its default port is 2376.
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -33,6 +34,8 @@ pub enum HostError {
 
 /// dockerd's default plain-TCP port.
 const DEFAULT_TCP_PORT: u16 = 2375;
+/// dockerd's default TLS port.
+pub const DEFAULT_TLS_PORT: u16 = 2376;
 
 impl Host {
     /// Parses one `-H` value; `unix://` alone is the default socket under
@@ -163,7 +166,7 @@ pub enum ListenError {
         source: std::io::Error,
     },
     #[error(
-        "refusing to listen on tcp://{host}:{port} ({addr}): plain TCP without TLS is only allowed on loopback addresses, and TLS is not supported yet"
+        "refusing to listen on tcp://{host}:{port} ({addr}): plain TCP without TLS is only allowed on loopback addresses (use --tlsverify with --tlscacert, --tlscert and --tlskey)"
     )]
     NotLoopback {
         host: String,
@@ -219,11 +222,18 @@ pub fn take_activation_fds() -> Vec<RawFd> {
 pub async fn bind_all(
     hosts: &[Host],
     mut passed: Vec<RawFd>,
+    tls: bool,
 ) -> Result<Vec<Listener>, ListenError> {
     let mut tcp_addrs = Vec::new();
     for h in hosts {
         if let Host::Tcp(host, port) = h {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), *port))
+            // tokio resolves "" as no address: every interface is 0.0.0.0.
+            let name = if host.is_empty() {
+                "0.0.0.0"
+            } else {
+                host.as_str()
+            };
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, *port))
                 .await
                 .map_err(|source| ListenError::Resolve {
                     host: host.clone(),
@@ -237,14 +247,14 @@ pub async fn bind_all(
                 });
             }
             // An empty host means every interface, which is not loopback.
-            if host.is_empty() || host == "0.0.0.0" || host == "::" {
+            if !tls && (host.is_empty() || host == "0.0.0.0" || host == "::") {
                 return Err(ListenError::NotLoopback {
                     host: host.clone(),
                     port: *port,
                     addr: addrs[0],
                 });
             }
-            if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+            if let Some(a) = addrs.iter().find(|a| !tls && !a.ip().is_loopback()) {
                 return Err(ListenError::NotLoopback {
                     host: host.clone(),
                     port: *port,
@@ -418,7 +428,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("a.sock");
         let hosts = [Host::Unix(sock.clone()), Host::Tcp("0.0.0.0".into(), 0)];
-        let err = bind_all(&hosts, Vec::new()).await.err().expect("refused");
+        let err = bind_all(&hosts, Vec::new(), false)
+            .await
+            .err()
+            .expect("refused");
         assert!(matches!(err, ListenError::NotLoopback { .. }), "{err}");
         assert!(!sock.exists());
     }
@@ -431,6 +444,7 @@ mod tests {
             let ls = bind_all(
                 &[Host::Unix(sock.clone()), Host::Tcp("127.0.0.1".into(), 0)],
                 Vec::new(),
+                false,
             )
             .await
             .unwrap();
@@ -441,7 +455,7 @@ mod tests {
         let file = dir.path().join("plain");
         std::fs::write(&file, "").unwrap();
         assert!(matches!(
-            bind_all(&[Host::Unix(file)], Vec::new()).await.err(),
+            bind_all(&[Host::Unix(file)], Vec::new(), false).await.err(),
             Some(ListenError::NotASocket { .. })
         ));
     }

@@ -22,6 +22,7 @@ mod query;
 mod router;
 mod server;
 mod streams;
+mod tls;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,6 +90,8 @@ enum StartError {
     Id(#[from] daemon::IdError),
     #[error(transparent)]
     Listen(#[from] listen::ListenError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("install signal handler: {0}")]
     Signal(#[source] std::io::Error),
 }
@@ -108,7 +111,14 @@ async fn run(
         .await
         .map_err(StartError::Engine)?;
     let id = daemon::engine_id(&cfg.data_root)?;
-    let listeners = match listen::bind_all(&cfg.hosts, passed).await {
+    let tls = match cfg.tls.as_ref().map(tls::acceptor).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let listeners = match listen::bind_all(&cfg.hosts, passed, tls.is_some()).await {
         Ok(l) => l,
         Err(e) => {
             engine.shutdown().await;
@@ -117,11 +127,12 @@ async fn run(
     };
     let addrs: Vec<String> = listeners.iter().map(|l| l.describe()).collect();
     let daemon = Daemon::new(engine.clone(), flags, cfg, id, addrs.clone());
-    let servers = server::start(listeners, daemon.clone());
+    let encrypted = tls.is_some();
+    let servers = server::start(listeners, daemon.clone(), tls);
     info!("Daemon has completed initialization");
     for a in &addrs {
         info!("API listen on {}", a.trim_start_matches("unix://"));
-        if a.starts_with("tcp://") {
+        if a.starts_with("tcp://") && !encrypted {
             warn!("API is accessible on {a} without encryption (loopback only).");
         }
     }

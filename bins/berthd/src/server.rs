@@ -30,12 +30,17 @@ pub struct Servers {
     tasks: JoinSet<()>,
 }
 
-/// Starts serving on every listener.
-pub fn start(listeners: Vec<Listener>, daemon: Arc<Daemon>) -> Servers {
+/// Starts serving on every listener; TCP connections go through `tls`
+/// first when it is set.
+pub fn start(
+    listeners: Vec<Listener>,
+    daemon: Arc<Daemon>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Servers {
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for l in listeners {
-        tasks.spawn(accept_loop(l, daemon.clone(), stop_rx.clone()));
+        tasks.spawn(accept_loop(l, daemon.clone(), stop_rx.clone(), tls.clone()));
     }
     Servers { stop, tasks }
 }
@@ -59,7 +64,12 @@ impl Servers {
     }
 }
 
-async fn accept_loop(l: Listener, daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    l: Listener,
+    daemon: Arc<Daemon>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -74,7 +84,26 @@ async fn accept_loop(l: Listener, daemon: Arc<Daemon>, mut stop: watch::Receiver
             }
             Ok(Conn::Tcp(s)) => {
                 let _ = s.set_nodelay(true);
-                conns.spawn(serve_conn(s, daemon.clone(), stop.clone()));
+                match &tls {
+                    None => {
+                        conns.spawn(serve_conn(s, daemon.clone(), stop.clone()));
+                    }
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's task, so a
+                        // slow or silent client holds up nobody else.
+                        let (acceptor, daemon, stop) =
+                            (acceptor.clone(), daemon.clone(), stop.clone());
+                        conns.spawn(async move {
+                            let handshake =
+                                tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(s)).await;
+                            match handshake {
+                                Ok(Ok(t)) => serve_conn(t, daemon, stop).await,
+                                Ok(Err(e)) => crate::debug!("tls handshake: {e}"),
+                                Err(_) => crate::debug!("tls handshake: timed out"),
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.

@@ -175,6 +175,8 @@ pub struct DaemonConfig {
     pub shutdown_timeout: u64,
     /// The default bridge's device name (`berth0`).
     pub bridge: String,
+    /// TLS on the TCP sockets.
+    pub tls: Option<crate::tls::TlsSettings>,
     pub bip: Option<String>,
     pub mtu: Option<u32>,
 }
@@ -237,10 +239,8 @@ pub enum ConfigError {
     Ulimit { value: String, reason: &'static str },
     #[error("invalid label {0:?}: expected KEY=VALUE")]
     Label(String),
-    #[error(
-        "TLS is not supported yet: remove {0} (plain TCP is served on loopback addresses only)"
-    )]
-    TlsUnsupported(&'static str),
+    #[error("TLS needs {0}")]
+    TlsMaterial(&'static str),
     #[error("invalid bridge name {0:?}: expected an interface name")]
     BridgeName(String),
 }
@@ -321,26 +321,28 @@ impl DaemonConfig {
             }
         };
 
-        // TLS first: a daemon told to use TLS must not come up without it.
-        let tls_asked = [
-            ("--tls", flags.tls.or(file.tls).unwrap_or(false)),
-            (
-                "--tlsverify",
-                flags.tlsverify.or(file.tlsverify).unwrap_or(false),
-            ),
-            (
-                "--tlscacert",
-                flags.tlscacert.is_some() || file.tlscacert.is_some(),
-            ),
-            (
-                "--tlscert",
-                flags.tlscert.is_some() || file.tlscert.is_some(),
-            ),
-            ("--tlskey", flags.tlskey.is_some() || file.tlskey.is_some()),
-        ];
-        if let Some((name, _)) = tls_asked.iter().find(|(_, on)| *on) {
-            return Err(ConfigError::TlsUnsupported(name));
-        }
+        // TLS: --tlsverify implies --tls; both need the daemon's pair, and
+        // verification needs the CA.
+        let tlsverify = flags.tlsverify.or(file.tlsverify).unwrap_or(false);
+        let tls_on = tlsverify || flags.tls.or(file.tls).unwrap_or(false);
+        let tls = if tls_on {
+            let cert = flags.tlscert.clone().or(file.tlscert.clone());
+            let key = flags.tlskey.clone().or(file.tlskey.clone());
+            let ca = flags.tlscacert.clone().or(file.tlscacert.clone());
+            let (Some(cert), Some(key)) = (cert, key) else {
+                return Err(ConfigError::TlsMaterial("--tlscert and --tlskey"));
+            };
+            if tlsverify && ca.is_none() {
+                return Err(ConfigError::TlsMaterial("--tlscacert (with --tlsverify)"));
+            }
+            Some(crate::tls::TlsSettings {
+                cert,
+                key,
+                client_ca: if tlsverify { ca } else { None },
+            })
+        } else {
+            None
+        };
 
         let data_root = flags
             .data_root
@@ -371,7 +373,17 @@ impl DaemonConfig {
         };
         let mut hosts = Vec::new();
         for spec in &host_specs {
-            hosts.push(Host::parse(spec, &exec_root)?);
+            let mut h = Host::parse(spec, &exec_root)?;
+            // With TLS a TCP address without a port gets dockerd's TLS port.
+            if let Host::Tcp(_, port) = &mut h {
+                let explicit = spec
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                if tls.is_some() && !explicit {
+                    *port = crate::listen::DEFAULT_TLS_PORT;
+                }
+            }
+            hosts.push(h);
         }
         if hosts.is_empty() {
             hosts.push(Host::Unix(exec_root.join("berth.sock")));
@@ -489,6 +501,7 @@ impl DaemonConfig {
                 .or(file.shutdown_timeout)
                 .unwrap_or(15),
             bridge: bridge_name(flags.bridge.clone().or(file.bridge.clone()))?,
+            tls,
             bip: flags.bip.clone().or(file.bip.clone()),
             mtu: flags.mtu.or(file.mtu),
         })

@@ -54,8 +54,9 @@ fn default_socket_follows_the_exec_root() {
 fn unknown_file_keys_are_named() {
     let e = merge(&[], Some(r#"{"debug": true, "fixed-cidr": "x", "zzz": 1}"#)).unwrap_err();
     assert!(
-        e.to_string()
-            .ends_with("the following directives don't match any configuration option: fixed-cidr, zzz"),
+        e.to_string().ends_with(
+            "the following directives don't match any configuration option: fixed-cidr, zzz"
+        ),
         "{e}"
     );
 }
@@ -175,9 +176,10 @@ fn bad_values_are_refused() {
         ),
         (&["--default-ulimit", "bogus=1"], "unknown ulimit type"),
         (&["--label", "novalue"], "invalid label"),
+        (&["--tlsverify"], "TLS needs --tlscert and --tlskey"),
         (
-            &["--tlsverify"],
-            "TLS is not supported yet: remove --tlsverify",
+            &["--tlsverify", "--tlscert", "/c", "--tlskey", "/k"],
+            "TLS needs --tlscacert (with --tlsverify)",
         ),
         (&["-H", "ssh://x"], "Invalid bind address format: ssh://x"),
     ];
@@ -218,4 +220,32 @@ fn missing_default_file_is_fine_but_an_explicit_one_is_not() {
         read_file(&missing, true),
         Err(ConfigError::NotAnObject { .. })
     ));
+}
+
+#[test]
+fn tls_settings_and_its_default_port() {
+    let c = merge(
+        &[
+            "--tlsverify",
+            "--tlscacert",
+            "/ca",
+            "--tlscert",
+            "/c",
+            "--tlskey",
+            "/k",
+            "-H",
+            "tcp://0.0.0.0",
+            "-H",
+            "tcp://127.0.0.1:9999",
+        ],
+        None,
+    )
+    .unwrap();
+    let tls = c.tls.expect("tls on");
+    assert_eq!(tls.client_ca.as_deref(), Some(std::path::Path::new("/ca")));
+    assert_eq!(c.hosts[0], Host::Tcp("0.0.0.0".into(), 2376));
+    assert_eq!(c.hosts[1], Host::Tcp("127.0.0.1".into(), 9999));
+    // --tls alone: no client verification.
+    let c = merge(&["--tls", "--tlscert", "/c", "--tlskey", "/k"], None).unwrap();
+    assert_eq!(c.tls.unwrap().client_ca, None);
 }

@@ -59,7 +59,7 @@ fn configuration_mistakes_are_refused_with_dockerds_words() {
     );
     std::fs::write(l.config_file(), "{}").unwrap();
     let err = refuses(&l, &["--tlsverify"]);
-    assert!(err.contains("TLS is not supported yet"), "{err}");
+    assert!(err.contains("TLS needs --tlscert and --tlskey"), "{err}");
     let err = refuses(&l, &["--log-level", "chatty"]);
     assert!(
         err.contains("unable to parse logging level: chatty"),

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use berth_api_types::container::{UpdateConfig, UpdateResponse};
+use berth_api_types::container::{Resources, UpdateConfig, UpdateResponse};
 use tokio::sync::mpsc;
 
 use super::logs::{self, LogMessage, LogOptions};
 use super::names::validate_name;
 use super::restart::Policy;
 use super::shim::Shim;
+use super::sysinfo::SysInfo;
 use super::{Error, spec, validate};
 use crate::Engine;
 
@@ -90,7 +91,12 @@ impl Engine {
 
     /// Changes a container's resources and restart policy
     /// (`POST /containers/{id}/update`), on the running container too
-    /// (runtime update). Publishes `update`.
+    /// (runtime update). Checked as dockerd does: the update's values with
+    /// create's range checks (400; limits the host cannot apply discarded
+    /// with a warning), then against the current ones (409 "Cannot update
+    /// container <id>: ..."); berth also checks the merged limits with
+    /// create's rules, so no update makes a container create would refuse.
+    /// Nothing changes when a check fails. Publishes `update`.
     pub async fn container_update(
         self: &Arc<Self>,
         reference: &str,
@@ -100,13 +106,13 @@ impl Engine {
         let _op = c.op.lock().await;
         let rec = c.snapshot();
         let mut host = rec.host_config.clone();
-        let u = &update.resources;
+        let mut u = update.resources.clone();
         // Only what berth can apply; the rest must stay at zero.
-        let mut probe = host.clone();
-        probe.resources = u.clone();
-        probe.resources.ulimits = None;
-        probe.resources.devices = None;
-        validate::host_config(&probe)?;
+        if let Some(field) = validate::unsupported_resource(&u) {
+            return Err(Error::Unsupported {
+                field: field.to_string(),
+            });
+        }
         if u.ulimits.as_ref().is_some_and(|l| !l.is_empty()) {
             return Err(Error::Unsupported {
                 field: "Ulimits of update".to_string(),
@@ -117,6 +123,14 @@ impl Engine {
                 field: "Devices of update".to_string(),
             });
         }
+        let sys = SysInfo::probe();
+        let warnings = validate::resources(&mut u, &sys, true)?;
+        if let Some(message) = validate::update_conflict(&host.resources, &u) {
+            return Err(Error::UpdateConflict {
+                id: rec.id.clone(),
+                message: message.to_string(),
+            });
+        }
         if !update.restart_policy.name.is_empty() {
             let policy = Policy::parse(&update.restart_policy)?;
             if host.auto_remove && !policy.is_no() {
@@ -124,37 +138,13 @@ impl Engine {
             }
             host.restart_policy = update.restart_policy.clone();
         }
-        let r = &mut host.resources;
-        // docker's update: a zero value leaves the setting as it is.
-        for (mine, theirs) in [
-            (&mut r.cpu_shares, u.cpu_shares),
-            (&mut r.memory, u.memory),
-            (&mut r.nano_cpus, u.nano_cpus),
-            (&mut r.cpu_period, u.cpu_period),
-            (&mut r.cpu_quota, u.cpu_quota),
-            (&mut r.memory_reservation, u.memory_reservation),
-            (&mut r.memory_swap, u.memory_swap),
-        ] {
-            if theirs != 0 {
-                *mine = theirs;
-            }
-        }
-        if u.blkio_weight != 0 {
-            r.blkio_weight = u.blkio_weight;
-        }
-        for (mine, theirs) in [
-            (&mut r.cpuset_cpus, &u.cpuset_cpus),
-            (&mut r.cpuset_mems, &u.cpuset_mems),
-        ] {
-            if !theirs.is_empty() {
-                mine.clone_from(theirs);
-            }
-        }
-        if u.pids_limit.is_some() {
-            r.pids_limit = u.pids_limit;
-        }
+        merge_update(&mut host.resources, &u);
+        validate::resources(&mut host.resources.clone(), &sys, false)?;
         if c.lifecycle.borrow().running {
-            let resources = spec::update_resources(u);
+            let resources = spec::update_resources(&u).map_err(|source| Error::Spec {
+                id: c.id.clone(),
+                source,
+            })?;
             if resources.as_object().is_some_and(|m| !m.is_empty()) {
                 Shim::new(self.containers.state_dir(&c.id))
                     .update(resources)
@@ -169,7 +159,7 @@ impl Engine {
         c.update(|rec| rec.host_config = host)?;
         self.container_event(&c, "update", &[]);
         Ok(UpdateResponse {
-            warnings: Some(Vec::new()),
+            warnings: Some(warnings),
         })
     }
 
@@ -189,5 +179,95 @@ impl Engine {
             return Err(Error::LogsNotReadable);
         }
         Ok(logs::read(path.into(), opts, c.lifecycle.subscribe()))
+    }
+}
+
+/// docker's update merge (`Container.UpdateContainer`): a zero value (or
+/// an absent list) leaves the current setting as it is.
+fn merge_update(r: &mut Resources, u: &Resources) {
+    for (mine, theirs) in [
+        (&mut r.cpu_shares, u.cpu_shares),
+        (&mut r.memory, u.memory),
+        (&mut r.nano_cpus, u.nano_cpus),
+        (&mut r.cpu_period, u.cpu_period),
+        (&mut r.cpu_quota, u.cpu_quota),
+        (&mut r.memory_reservation, u.memory_reservation),
+        (&mut r.memory_swap, u.memory_swap),
+    ] {
+        if theirs != 0 {
+            *mine = theirs;
+        }
+    }
+    if u.blkio_weight != 0 {
+        r.blkio_weight = u.blkio_weight;
+    }
+    if u.blkio_weight_device.is_some() {
+        r.blkio_weight_device.clone_from(&u.blkio_weight_device);
+    }
+    for (mine, theirs) in [
+        (&mut r.blkio_device_read_bps, &u.blkio_device_read_bps),
+        (&mut r.blkio_device_write_bps, &u.blkio_device_write_bps),
+        (&mut r.blkio_device_read_iops, &u.blkio_device_read_iops),
+        (&mut r.blkio_device_write_iops, &u.blkio_device_write_iops),
+    ] {
+        if theirs.is_some() {
+            mine.clone_from(theirs);
+        }
+    }
+    for (mine, theirs) in [
+        (&mut r.cpuset_cpus, &u.cpuset_cpus),
+        (&mut r.cpuset_mems, &u.cpuset_mems),
+    ] {
+        if !theirs.is_empty() {
+            mine.clone_from(theirs);
+        }
+    }
+    if u.pids_limit.is_some() {
+        r.pids_limit = u.pids_limit;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_api_types::container::ThrottleDevice;
+
+    use super::*;
+
+    #[test]
+    fn updates_merge_like_docker() {
+        let mut r = Resources {
+            memory: 32 << 20,
+            memory_swap: 64 << 20,
+            cpu_shares: 512,
+            cpuset_cpus: "0".into(),
+            pids_limit: Some(10),
+            blkio_device_read_bps: Some(vec![ThrottleDevice {
+                path: "/dev/null".into(),
+                rate: 1,
+            }]),
+            ..Resources::default()
+        };
+        merge_update(
+            &mut r,
+            &Resources {
+                memory: 48 << 20,
+                cpu_quota: 50_000,
+                blkio_device_read_bps: Some(Vec::new()),
+                ..Resources::default()
+            },
+        );
+        assert_eq!(
+            r,
+            Resources {
+                memory: 48 << 20,
+                memory_swap: 64 << 20,
+                cpu_shares: 512,
+                cpu_quota: 50_000,
+                cpuset_cpus: "0".into(),
+                pids_limit: Some(10),
+                blkio_device_read_bps: Some(Vec::new()),
+                ..Resources::default()
+            }
+        );
     }
 }

@@ -16,6 +16,7 @@ use super::files::{self, DnsSettings};
 use super::names::{self, validate_name};
 use super::restart::Policy;
 use super::store::{Container, ContainerRecord, RunState, write_new_file, write_record};
+use super::sysinfo::SysInfo;
 use super::validate;
 use super::{Error, signal};
 use crate::{Engine, LogDriver};
@@ -209,7 +210,7 @@ impl Engine {
             networking_config,
         } = req;
         let mut host = host_config.unwrap_or_default();
-        validate::host_config(&host)?;
+        let warnings = validate::host_config(&mut host, &SysInfo::probe())?;
         super::init::init_for(&host, self.config().init_path.as_deref())?;
         validate::config(&config)?;
         validate::networking(&host, networking_config.as_ref())?;
@@ -282,6 +283,7 @@ impl Engine {
         );
         files::append_extra_hosts(&mut extra_hosts, &resolved)?;
         // Docker's create-time defaults, so inspect shows what applies.
+        validate::adapt_resources(&mut host.resources);
         if host.shm_size == 0 {
             host.shm_size = DEFAULT_SHM_SIZE;
         }
@@ -384,7 +386,7 @@ impl Engine {
         self.container_event(&container, "create", &[]);
         Ok(CreateResponse {
             id,
-            warnings: Some(Vec::new()),
+            warnings: Some(warnings),
         })
     }
 

@@ -82,8 +82,8 @@
 //! `logs`, `attach`, `exec`, `list`, `inspect`, `top`, `restore`, `shim`
 //! (async shim client), `files` (hostname/hosts/resolv.conf), `signal`,
 //! `spec` (the OCI spec input), `rootfs` (mounting), `stats` (cgroup
-//! samples), `changes` (`docker diff`), `archive` and `extract`
-//! (`docker cp`, export).
+//! samples), `sysinfo` (what the host's cgroups can limit), `changes`
+//! (`docker diff`), `archive` and `extract` (`docker cp`, export).
 
 pub mod archive;
 pub mod attach;
@@ -110,6 +110,7 @@ pub mod signal;
 mod spec;
 mod stats;
 pub mod store;
+mod sysinfo;
 mod top;
 mod validate;
 
@@ -209,6 +210,9 @@ pub enum Error {
     SameName,
     #[error("Restart policy cannot be updated because AutoRemove is enabled for the container")]
     RestartWithAutoRemove,
+    /// An update at odds with the container's current resources (409).
+    #[error("Cannot update container {id}: {message}")]
+    UpdateConflict { id: String, message: String },
     #[error("cannot join {kind} of a non running container: {name}")]
     JoinStopped { kind: &'static str, name: String },
     #[error("Container {id} is paused, unpause the container before exec")]
@@ -346,6 +350,7 @@ impl Error {
             | Error::ExecPaused { .. }
             | Error::ExecNotRunning { .. }
             | Error::JoinStopped { .. }
+            | Error::UpdateConflict { .. }
             | Error::AttachPaused
             | Error::AttachRestarting => Conflict,
             Error::AlreadyStarted | Error::AlreadyStopped => NotModified,

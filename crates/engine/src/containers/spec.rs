@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use berth_api_types::container::{ThrottleDevice, WeightDevice};
+
 use super::Error;
 use super::store::ContainerRecord;
 use crate::Engine;
@@ -189,6 +191,11 @@ pub fn spec_input(
             cpuset_mems: r.cpuset_mems.clone(),
             pids_limit: r.pids_limit,
             blkio_weight: r.blkio_weight,
+            blkio_weight_device: weight_devices(&r.blkio_weight_device),
+            blkio_device_read_bps: throttle_devices(&r.blkio_device_read_bps),
+            blkio_device_write_bps: throttle_devices(&r.blkio_device_write_bps),
+            blkio_device_read_iops: throttle_devices(&r.blkio_device_read_iops),
+            blkio_device_write_iops: throttle_devices(&r.blkio_device_write_iops),
             oom_kill_disable: r.oom_kill_disable,
             memory_swappiness: r.memory_swappiness,
         },
@@ -199,6 +206,7 @@ pub fn spec_input(
         oom_score_adj: h.oom_score_adj,
         sysctls: h.sysctls.clone().unwrap_or_default(),
         devices,
+        device_cgroup_rules: r.device_cgroup_rules.clone().unwrap_or_default(),
         group_add: h.group_add.clone().unwrap_or_default(),
         stop_signal: (!c.stop_signal.is_empty()).then(|| c.stop_signal.clone()),
         masked_paths: h.masked_paths.clone(),
@@ -232,9 +240,29 @@ pub fn write_bundle(
     })
 }
 
+/// `--blkio-weight-device` entries as (path, weight).
+fn weight_devices(list: &Option<Vec<WeightDevice>>) -> Vec<(String, u16)> {
+    list.iter()
+        .flatten()
+        .map(|d| (d.path.clone(), d.weight))
+        .collect()
+}
+
+/// Throttle entries (`--device-read-bps` and friends) as (path, rate).
+fn throttle_devices(list: &Option<Vec<ThrottleDevice>>) -> Vec<(String, u64)> {
+    list.iter()
+        .flatten()
+        .map(|d| (d.path.clone(), d.rate))
+        .collect()
+}
+
 /// The OCI `LinuxResources` JSON of an update (`runtime update -r -`):
-/// only the fields the request sets.
-pub fn update_resources(r: &berth_api_types::container::Resources) -> serde_json::Value {
+/// only the fields the request sets (dockerd's `toContainerdResources`).
+/// Block IO device paths are resolved here, as at start: a missing one
+/// is docker's stat error.
+pub fn update_resources(
+    r: &berth_api_types::container::Resources,
+) -> Result<serde_json::Value, oci::SpecError> {
     let mut out = serde_json::Map::new();
     let mut memory = serde_json::Map::new();
     if r.memory != 0 {
@@ -277,16 +305,32 @@ pub fn update_resources(r: &berth_api_types::container::Resources) -> serde_json
     if !cpu.is_empty() {
         out.insert("cpu".into(), cpu.into());
     }
-    if let Some(p) = r.pids_limit.filter(|p| *p != 0) {
-        out.insert("pids".into(), serde_json::json!({ "limit": p }));
+    if let Some(p) = r.pids_limit {
+        // 0 and negative values mean unlimited; runc wants -1 for that.
+        let limit = if p <= 0 { -1 } else { p };
+        out.insert("pids".into(), serde_json::json!({ "limit": limit }));
     }
-    if r.blkio_weight != 0 {
+    let given = |l: &Option<Vec<ThrottleDevice>>| l.as_ref().map(|_| throttle_devices(l));
+    let change = oci::BlockIoChange {
+        weight: (r.blkio_weight != 0).then_some(r.blkio_weight),
+        weight_device: r
+            .blkio_weight_device
+            .as_ref()
+            .map(|_| weight_devices(&r.blkio_weight_device)),
+        read_bps: given(&r.blkio_device_read_bps),
+        write_bps: given(&r.blkio_device_write_bps),
+        read_iops: given(&r.blkio_device_read_iops),
+        write_iops: given(&r.blkio_device_write_iops),
+    };
+    if change != oci::BlockIoChange::default() {
+        let block_io = oci::block_io(&change)?;
+        // Plain data: serializing cannot fail.
         out.insert(
             "blockIO".into(),
-            serde_json::json!({ "weight": r.blkio_weight }),
+            serde_json::to_value(block_io).unwrap_or_default(),
         );
     }
-    out.into()
+    Ok(out.into())
 }
 
 #[cfg(test)]
@@ -302,13 +346,36 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            update_resources(&r),
+            update_resources(&r).unwrap(),
             serde_json::json!({
                 "memory": {"limit": 64 << 20},
                 "cpu": {"period": 100000, "quota": 150000},
                 "pids": {"limit": 100},
             })
         );
-        assert_eq!(update_resources(&Default::default()), serde_json::json!({}));
+        assert_eq!(
+            update_resources(&Default::default()).unwrap(),
+            serde_json::json!({})
+        );
+        // Unlimited pids is -1 for the runtime; block IO devices resolved.
+        let r = berth_api_types::container::Resources {
+            pids_limit: Some(0),
+            blkio_weight: 500,
+            blkio_device_read_bps: Some(vec![ThrottleDevice {
+                path: "/dev/null".into(),
+                rate: 4096,
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            update_resources(&r).unwrap(),
+            serde_json::json!({
+                "pids": {"limit": -1},
+                "blockIO": {
+                    "weight": 500,
+                    "throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 4096}]
+                },
+            })
+        );
     }
 }

@@ -39,15 +39,16 @@ pub enum CgroupDirs {
 
 /// One line of mountinfo that mounts a cgroup hierarchy.
 #[derive(Debug, Clone)]
-struct CgroupMount {
-    root: String,
-    mount_point: PathBuf,
+pub(super) struct CgroupMount {
+    pub root: String,
+    pub mount_point: PathBuf,
     /// v1 controllers (super options), empty for cgroup2.
-    controllers: Vec<String>,
-    v2: bool,
+    pub controllers: Vec<String>,
+    pub v2: bool,
 }
 
-fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
+/// The cgroup and cgroup2 mounts of a mountinfo text.
+pub(super) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     let mut out = Vec::new();
     for line in text.lines() {
         // proc_pid_mountinfo(5): fields up to " - ", then fstype, source,

@@ -1,6 +1,6 @@
 //! Device nodes and device cgroup rules: docker's default rules,
-//! `--device` mappings and, for privileged containers, every device of the
-//! host's /dev.
+//! `--device` mappings, `--device-cgroup-rule`s and, for privileged
+//! containers, every device of the host's /dev.
 
 use std::path::{Path, PathBuf};
 
@@ -240,18 +240,69 @@ fn rule(allow: bool, device: Option<Node>, access: &str) -> Result<LinuxDeviceCg
     blank("device cgroup rule", json)
 }
 
+/// A `--device-cgroup-rule` ("c 1:3 mr", "b *:* rwm", "a *:* rwm") as the
+/// allow rule docker makes of it: type `a`, `b` or `c`, numbers or `*`
+/// (-1 in the rule, which runtimes take as any), one to three of r, w, m.
+/// A bare "a" is refused, as docker's pattern refuses it.
+pub(crate) fn parse_cgroup_rule(text: &str) -> Result<LinuxDeviceCgroup, SpecError> {
+    let bad = || SpecError::InvalidDeviceCgroupRule(text.to_string());
+    let fields: Vec<&str> = text.split(' ').collect();
+    let [kind, numbers, access] = fields.as_slice() else {
+        return Err(bad());
+    };
+    if !matches!(*kind, "a" | "b" | "c") {
+        return Err(bad());
+    }
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let digits = |n: &str| n == "*" || (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    // docker's pattern is [rwm]{1,3}: repeats pass ("rr"), as there.
+    let access_ok =
+        !access.is_empty() && access.len() <= 3 && access.bytes().all(|b| b"rwm".contains(&b));
+    if !digits(major) || !digits(minor) || !access_ok {
+        return Err(bad());
+    }
+    // All digits, but too large for a number: docker's second message.
+    let number = |n: &str, which: &'static str| -> Result<i64, SpecError> {
+        if n == "*" {
+            return Ok(-1);
+        }
+        n.parse::<i64>()
+            .map_err(|_| SpecError::InvalidDeviceCgroupNumber {
+                which,
+                rule: text.to_string(),
+            })
+    };
+    let (major, minor) = (number(major, "major")?, number(minor, "minor")?);
+    blank(
+        "device cgroup rule",
+        serde_json::json!({
+            "allow": true,
+            "type": kind,
+            "major": major,
+            "minor": minor,
+            "access": access,
+        }),
+    )
+}
+
 /// The container's device nodes and device cgroup rules (docker's
 /// `WithDevices`). Privileged: every host device, the mappings whose
 /// container path differs from the host path, and one allow-all rule.
 /// Otherwise: the mapped devices, allowed with their permissions after
-/// docker's default rules.
+/// docker's default rules, then the `cgroup_rules` (see
+/// [`parse_cgroup_rule`]).
 pub(crate) fn devices(
     specs: &[String],
+    cgroup_rules: &[String],
     privileged: bool,
 ) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), SpecError> {
     let mappings = specs
         .iter()
         .map(|s| parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cgroup_rules = cgroup_rules
+        .iter()
+        .map(|r| parse_cgroup_rule(r))
         .collect::<Result<Vec<_>, _>>()?;
     let mut devices = Vec::new();
     let mut rules = Vec::new();
@@ -280,6 +331,7 @@ pub(crate) fn devices(
                 )?);
             }
         }
+        rules.extend(cgroup_rules);
     }
     Ok((devices, rules))
 }
@@ -356,17 +408,17 @@ mod tests {
         std::fs::write(dir.path().join("file"), "x").unwrap();
         std::os::unix::fs::symlink("/dev/null", dir.path().join("null")).unwrap();
         let spec = format!("{}:/dev/mine", dir.path().display());
-        let err = devices(&[spec], false).unwrap_err();
+        let err = devices(&[spec], &[], false).unwrap_err();
         assert!(matches!(err, SpecError::NotADevice { .. }), "{err}");
         // /dev itself has nodes: they are rebased onto the container path.
-        let (nodes, rules) = devices(&["/dev:/hostdev".to_string()], false).unwrap();
+        let (nodes, rules) = devices(&["/dev:/hostdev".to_string()], &[], false).unwrap();
         assert!(nodes.iter().any(|d| d.path() == Path::new("/hostdev/null")));
         assert_eq!(rules.len(), DEFAULT_RULES.len() + nodes.len());
     }
 
     #[test]
     fn missing_device_is_an_invalid_argument() {
-        let err = devices(&["/dev/does-not-exist".to_string()], false).unwrap_err();
+        let err = devices(&["/dev/does-not-exist".to_string()], &[], false).unwrap_err();
         assert!(
             err.to_string().starts_with(
                 "error gathering device information while adding custom device \"/dev/does-not-exist\": "
@@ -383,6 +435,7 @@ mod tests {
                 "/dev/null:/dev/other-null".to_string(),
                 "/dev/zero".to_string(),
             ],
+            &["c 1:3 r".to_string()],
             true,
         )
         .unwrap();
@@ -403,5 +456,74 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn cgroup_rules_parse_like_docker() {
+        let rule = |text: &str| serde_json::to_value(parse_cgroup_rule(text).unwrap()).unwrap();
+        assert_eq!(
+            rule("c 1:3 mr"),
+            serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "mr"})
+        );
+        assert_eq!(
+            rule("b *:* rwm"),
+            serde_json::json!({"allow": true, "type": "b", "major": -1, "minor": -1, "access": "rwm"})
+        );
+        assert_eq!(
+            rule("a 7:* w"),
+            serde_json::json!({"allow": true, "type": "a", "major": 7, "minor": -1, "access": "w"})
+        );
+        for bad in [
+            "a",
+            "",
+            "c 1:3",
+            "x 1:3 r",
+            "c 1-3 r",
+            "c 1:3 rwmr",
+            "c 1:3 q",
+            "c  1:3 r",
+            "c 1:3 r ",
+            "c -1:3 r",
+            "c :1 r",
+        ] {
+            let err = parse_cgroup_rule(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("invalid device cgroup rule format: '{bad}'")
+            );
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        }
+        assert_eq!(
+            parse_cgroup_rule("c 1:99999999999999999999 r")
+                .unwrap_err()
+                .to_string(),
+            "invalid minor value in device cgroup rule format: 'c 1:99999999999999999999 r'"
+        );
+    }
+
+    #[test]
+    fn cgroup_rules_follow_the_defaults_and_mappings() {
+        let (_, rules) = devices(
+            &["/dev/null:/dev/n2:r".to_string()],
+            &["c 10:237 rw".to_string()],
+            false,
+        )
+        .unwrap();
+        let rules = serde_json::to_value(&rules).unwrap();
+        let rules = rules.as_array().unwrap();
+        assert_eq!(rules.len(), DEFAULT_RULES.len() + 2);
+        assert_eq!(
+            rules[DEFAULT_RULES.len()],
+            serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"})
+        );
+        assert_eq!(
+            rules[DEFAULT_RULES.len() + 1],
+            serde_json::json!({"allow": true, "type": "c", "major": 10, "minor": 237, "access": "rw"})
+        );
+        // A bad rule is refused before anything is read.
+        assert!(matches!(
+            devices(&[], &["c 1:3".to_string()], false),
+            Err(SpecError::InvalidDeviceCgroupRule(_))
+        ));
     }
 }

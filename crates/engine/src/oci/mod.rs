@@ -31,7 +31,9 @@
 
 mod caps;
 mod devices;
+pub(crate) use devices::parse_cgroup_rule as parse_device_cgroup_rule;
 mod linux;
+pub(crate) use linux::{BlockIoChange, block_io};
 mod mounts;
 pub use mounts::BindMount;
 pub(crate) use mounts::clean_path;
@@ -149,6 +151,15 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// Relative block IO weight (10..=1000); 0 means unset.
     pub blkio_weight: u16,
+    /// Per-device weights (`--blkio-weight-device`): device path, weight.
+    pub blkio_weight_device: Vec<(String, u16)>,
+    /// Per-device throttles (`--device-read-bps` and friends): device
+    /// path, bytes or operations per second. A path is resolved to its
+    /// major:minor when the spec is built, as dockerd does at start.
+    pub blkio_device_read_bps: Vec<(String, u64)>,
+    pub blkio_device_write_bps: Vec<(String, u64)>,
+    pub blkio_device_read_iops: Vec<(String, u64)>,
+    pub blkio_device_write_iops: Vec<(String, u64)>,
     /// Disable the OOM killer; `None` is docker's default `false`.
     pub oom_kill_disable: Option<bool>,
     /// Memory swappiness 0..=100; -1 (what the CLI sends for "unset") and
@@ -230,6 +241,9 @@ pub struct SpecInput {
     pub sysctls: BTreeMap<String, String>,
     /// `--device` values: "host[:container][:permissions]".
     pub devices: Vec<String>,
+    /// `--device-cgroup-rule` values: "c 1:3 mr", "b *:* rwm" (ignored
+    /// for privileged containers, which may use every device).
+    pub device_cgroup_rules: Vec<String>,
     /// Supplementary groups (`--group-add`): names from the rootfs's
     /// /etc/group or numbers.
     pub group_add: Vec<String>,
@@ -343,6 +357,18 @@ pub enum SpecError {
     InvalidDeviceSpec(String),
     #[error("invalid device mode: {0}")]
     InvalidDeviceMode(String),
+    #[error("invalid device cgroup rule format: '{0}'")]
+    InvalidDeviceCgroupRule(String),
+    #[error("invalid {which} value in device cgroup rule format: '{rule}'")]
+    InvalidDeviceCgroupNumber { which: &'static str, rule: String },
+    /// A block IO throttle's or weight's device path: dockerd's stat error
+    /// (500 at start, as there).
+    #[error("stat {path}: {}", go_errno(source))]
+    BlkioDeviceStat {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "error gathering device information while adding custom device {path:?}: not a device node"
     )]
@@ -383,9 +409,18 @@ impl SpecError {
             | SpecError::ReadRootfsFile { .. }
             | SpecError::MountInfo(_)
             | SpecError::HostDevices { .. }
+            | SpecError::BlkioDeviceStat { .. }
             | SpecError::OciModel { .. } => ErrorKind::Internal,
             _ => ErrorKind::InvalidArgument,
         }
+    }
+}
+
+/// An errno's text as Go prints it: strerror(3), lowercase.
+fn go_errno(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
     }
 }
 
@@ -490,7 +525,8 @@ pub(crate) fn build_spec_on(input: &SpecInput, host: &Host) -> Result<Spec, Spec
     let rlimits = process::rlimits(&input.ulimits)?;
     let resources = linux::resources(&input.resources)?;
     let user = user::resolve(&input.rootfs, &input.user, &input.group_add)?;
-    let (devices, device_rules) = devices::devices(&input.devices, input.privileged)?;
+    let (devices, device_rules) =
+        devices::devices(&input.devices, &input.device_cgroup_rules, input.privileged)?;
 
     // Process: command (behind the init when there is one), env, user, caps.
     let pid_private = input.pid == Ns::New;

@@ -126,7 +126,7 @@ pub struct Flags {
 }
 
 /// The default bridge's name: an interface name (IFNAMSIZ, no `/`,
-/// whitespace or quotes).
+/// whitespace or quotes), or `none` (no default bridge, as in dockerd).
 fn bridge_name(name: Option<String>) -> Result<String, ConfigError> {
     let name = name.unwrap_or_else(|| "berth0".to_string());
     let ok = !name.is_empty()

@@ -289,7 +289,15 @@ impl NetworkService {
                 },
             };
             let before = rec.clone();
-            if name == "bridge" {
+            if name == "bridge" && self.settings.bridge == "none" {
+                // `--bridge none` (dockerd's way to disable the default
+                // bridge): containers on it get loopback only.
+                rec.driver = "null".to_string();
+                rec.device.clear();
+                rec.pool = None;
+                rec.options.clear();
+            } else if name == "bridge" {
+                rec.driver = "bridge".to_string();
                 self.default_bridge_config(&mut rec)?;
             }
             if rec != before || !self.dir.join(format!("{}.json", rec.id)).exists() {
@@ -497,3 +505,45 @@ async fn ensure_bridge(nl: &berth_network::link::Netlink, n: &NetworkRecord) -> 
 
 /// Shared handle type the engine keeps.
 pub type Service = Arc<NetworkService>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(root: &Path, bridge: &str, bip: Option<&str>) -> NetworkService {
+        NetworkService::open(
+            root,
+            BridgeSettings {
+                bridge: bridge.to_string(),
+                bip: bip.map(str::to_string),
+                mtu: None,
+                table: "berth_unit".to_string(),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn predefined_networks_keep_their_ids_and_follow_the_bridge_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(dir.path(), "btunit0", Some("10.77.0.1/24"));
+        let bridge = a.find("bridge").unwrap();
+        assert_eq!(bridge.driver, "bridge");
+        assert_eq!(bridge.device, "btunit0");
+        let pool = bridge.pool.clone().unwrap();
+        assert_eq!(pool.subnet.to_string(), "10.77.0.0/24");
+        assert_eq!(pool.gateway.to_string(), "10.77.0.1");
+        let host = a.find("host").unwrap();
+        assert_eq!(host.driver, "host");
+        assert_eq!(a.find("none").unwrap().driver, "null");
+        drop(a);
+        // Reopened with `--bridge none`: same ids, the bridge disabled.
+        let b = open(dir.path(), "none", None);
+        let disabled = b.find("bridge").unwrap();
+        assert_eq!(disabled.id, bridge.id);
+        assert_eq!(disabled.driver, "null");
+        assert!(!disabled.has_endpoints());
+        assert_eq!(b.find("host").unwrap().id, host.id);
+        assert_eq!(b.default_gateway(), None);
+    }
+}

@@ -792,3 +792,90 @@ fn a_container_created_on_two_networks_gets_both() {
     d.docker(["rm", "-f", "both"]).ok();
     d.docker(["network", "rm", "one", "two"]).ok();
 }
+
+#[test]
+fn publish_all_and_a_taken_static_address() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    // -P publishes every exposed port on a kernel-chosen host port.
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "exposed",
+        "--expose",
+        "80",
+        "--expose",
+        "7000/udp",
+        "-P",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www && echo all > /www/index.html && exec httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    let ports = d.docker(["port", "exposed"]).ok();
+    assert!(ports.contains("80/tcp -> 0.0.0.0:"), "{ports}");
+    assert!(ports.contains("7000/udp -> 0.0.0.0:"), "{ports}");
+    let port: u16 = ports
+        .lines()
+        .find(|l| l.starts_with("80/tcp"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a tcp binding");
+    let mut body = None;
+    eventually("the -P port to answer", || {
+        body = http_get(Ipv4Addr::LOCALHOST, port);
+        body.is_some()
+    });
+    assert_eq!(body.unwrap().trim(), "all");
+    d.docker(["rm", "-f", "exposed"]).ok();
+    // A static address in use is refused; nothing is left running.
+    d.docker(["network", "create", "--subnet", "10.254.9.0/24", "fixed"])
+        .ok();
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "fixed",
+        "--ip",
+        "10.254.9.9",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let err = d
+        .docker([
+            "run",
+            "--rm",
+            "--name",
+            "second",
+            "--network",
+            "fixed",
+            "--ip",
+            "10.254.9.9",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("Address already in use"), "{err}");
+    d.docker(["rm", "-f", "first"]).ok();
+    // Released: the address can be taken again.
+    d.docker([
+        "run",
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        "10.254.9.9",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    d.docker(["network", "rm", "fixed"]).ok();
+}

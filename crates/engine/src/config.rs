@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub shutdown_timeout: u64,
     /// The default bridge and the firewall table.
     pub bridge: crate::networks::BridgeSettings,
+    /// Layers a pull downloads at once (daemon.json's
+    /// `max-concurrent-downloads`, 3 by default).
+    pub max_concurrent_downloads: usize,
 }
 
 impl EngineConfig {
@@ -89,6 +92,7 @@ impl EngineConfig {
             debug: false,
             shutdown_timeout: 15,
             bridge: Default::default(),
+            max_concurrent_downloads: 3,
         }
     }
 }

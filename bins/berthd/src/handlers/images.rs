@@ -1,10 +1,13 @@
-//! Image endpoints: list, inspect, history, tag, delete, import
-//! (`/images/create?fromSrc=-`), load, save, prune, search.
+//! Image endpoints: list, inspect, history, tag, delete, pull and import
+//! (`/images/create`), push, load, save, prune, search.
 
 use std::sync::Arc;
 
+use std::future::Future;
+
 use berth_api_types::jsonmessage::JsonMessage;
-use berth_engine::images::ReadBridge;
+use berth_api_types::system::{AuthConfig, REGISTRY_AUTH_HEADER};
+use berth_engine::images::{ProgressTx, PullRequest, PushRequest, ReadBridge, RegistryError};
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 
@@ -13,6 +16,12 @@ use crate::body::Body;
 use crate::daemon::Daemon;
 use crate::handlers::{Call, filters};
 use crate::streams::{ChunkWriter, IncomingReader};
+
+impl EngineError for RegistryError {
+    fn kind(&self) -> berth_engine::ErrorKind {
+        RegistryError::kind(self)
+    }
+}
 
 impl EngineError for berth_engine::images::Error {
     fn kind(&self) -> berth_engine::ErrorKind {
@@ -73,23 +82,22 @@ fn json_messages(msgs: &[JsonMessage]) -> Resp {
     r
 }
 
-/// `POST /images/create`: `fromSrc=-` imports the request body (a rootfs
-/// tarball) and answers dockerd's one-line JSON-message stream with the
-/// new image's ID; `fromImage` (pull) needs a registry client, which berth
-/// does not have yet.
+/// `POST /images/create`: `fromImage` pulls from a registry (a
+/// JSON-message progress stream; failures before its first line are plain
+/// error answers, as dockerd's); `fromSrc=-` imports the request body (a
+/// rootfs tarball) and answers dockerd's one-line stream with the new
+/// image's ID.
 pub async fn create(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> {
     let q = call.query.clone();
     if let Some(image) = q.nonempty("fromImage") {
-        let tag = q
-            .nonempty("tag")
-            .map(|t| format!(":{t}"))
-            .unwrap_or_default();
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "pull access to {image}{tag} is not supported yet: berth has no registry client; use docker load or docker import"
-            ),
-        ));
+        let req = PullRequest {
+            from_image: image.to_string(),
+            tag: q.get("tag").unwrap_or("").to_string(),
+            platform: q.get("platform").unwrap_or("").to_string(),
+            auth: registry_auth(&call),
+        };
+        let engine = daemon.engine.clone();
+        return progress_stream(move |tx| async move { engine.image_pull(req, tx).await }).await;
     }
     let Some(src) = q.nonempty("fromSrc") else {
         return Err(ApiError::bad_request(
@@ -112,6 +120,80 @@ pub async fn create(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> 
         .image_import(reader, repo, tag, changes, message)
         .await?;
     Ok(json_messages(&[JsonMessage::status("", id)]))
+}
+
+/// `POST /images/{name}/push?tag=`: a JSON-message progress stream.
+pub async fn push(daemon: &Arc<Daemon>, name: &str, call: Call) -> Result<Resp, ApiError> {
+    let req = PushRequest {
+        name: name.to_string(),
+        tag: call.query.get("tag").unwrap_or("").to_string(),
+        auth: registry_auth(&call),
+    };
+    let engine = daemon.engine.clone();
+    progress_stream(move |tx| async move { engine.image_push(req, tx).await }).await
+}
+
+/// The credentials of `X-Registry-Auth` (anonymous when absent).
+fn registry_auth(call: &Call) -> AuthConfig {
+    call.req
+        .headers()
+        .get(REGISTRY_AUTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(AuthConfig::from_header_value)
+        .unwrap_or_default()
+}
+
+/// The answer to a failed registry operation: 401 when the registry
+/// refused the credentials (dockerd's), else by the error's class.
+pub fn registry_error(e: &RegistryError) -> ApiError {
+    if e.is_unauthorized() {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
+    } else {
+        ApiError::from_kind(e.kind(), e)
+    }
+}
+
+/// Runs a pull or push and answers its progress: the status waits for the
+/// first message, so an early failure is an error answer; after that the
+/// messages stream out and a failure becomes the stream's last message.
+async fn progress_stream<F, Fut>(start: F) -> Result<Resp, ApiError>
+where
+    F: FnOnce(ProgressTx) -> Fut,
+    Fut: Future<Output = Result<(), RegistryError>> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<JsonMessage>(64);
+    let task = tokio::spawn(start(tx));
+    let Some(first) = rx.recv().await else {
+        return match task.await {
+            Ok(Ok(())) => Ok(json_messages(&[])),
+            Ok(Err(e)) => Err(registry_error(&e)),
+            Err(e) => Err(ApiError::internal(format!("registry task: {e}"))),
+        };
+    };
+    let (sender, body) = Body::channel();
+    tokio::spawn(async move {
+        let mut next = Some(first);
+        while let Some(m) = next {
+            if sender.send(m.to_line()).await.is_err() {
+                // The client went away; the operation finishes anyway.
+                break;
+            }
+            next = rx.recv().await;
+        }
+        drop(rx);
+        let last = match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(JsonMessage::error(e.to_string())),
+            Err(e) => Some(JsonMessage::error(format!("registry task: {e}"))),
+        };
+        if let Some(m) = last {
+            let _ = sender.send(m.to_line()).await;
+        }
+    });
+    let mut r = http::Response::new(body);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(r)
 }
 
 /// `POST /images/load?quiet`: the archive is the body; the answer is a

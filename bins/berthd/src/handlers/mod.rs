@@ -1,6 +1,7 @@
 //! Request handling: route, check the version, run the endpoint's handler,
 //! and turn its error into docker's `{"message": ...}` response.
 
+pub mod build;
 pub mod commit;
 pub mod container_fs;
 pub mod containers;
@@ -63,7 +64,7 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::Info => Ok(system::info(daemon).await),
         Route::Events => system::events(daemon, &call),
         Route::SystemDf => system::disk_usage(daemon).await,
-        Route::Auth => system::auth(call).await,
+        Route::Auth => system::auth(daemon, call).await,
         Route::ImageList => images::list(daemon, &call).await,
         Route::ImageInspect(name) => images::inspect(daemon, &name).await,
         Route::ImageHistory(name) => images::history(daemon, &name).await,
@@ -71,6 +72,7 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::ImageRemove(name) => images::remove(daemon, &name, &call).await,
         Route::ImageCreate => images::create(daemon, call).await,
         Route::ImageLoad => images::load(daemon, call).await,
+        Route::ImagePush(name) => images::push(daemon, &name, call).await,
         Route::ImageSave(name) => images::save(daemon, vec![name]).await,
         Route::ImageSaveMany => {
             let names = call
@@ -84,6 +86,8 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::ImagePrune => images::prune(daemon, &call).await,
         Route::ImageSearch => images::search(&call),
         Route::Commit => commit::commit(daemon, call).await,
+        Route::Build => build::build(daemon, call).await,
+        Route::BuildPrune => build::prune(daemon, &call).await,
         Route::ContainerCreate => containers::create(daemon, call).await,
         Route::ContainerList => containers::list(daemon, &call),
         Route::ContainerPrune => containers::prune(daemon, &call).await,
@@ -106,7 +110,6 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::PluginInspect(name) => {
             Err(ApiError::not_found(format!("plugin \"{name}\" not found")))
         }
-        _ => Err(ApiError::not_implemented()),
     }
 }
 

@@ -315,21 +315,19 @@ pub async fn disk_usage(daemon: &Arc<Daemon>) -> Result<Resp, ApiError> {
     Ok(ok_json(&du))
 }
 
-/// `POST /auth`. berth has no registry client yet, so it cannot check
-/// credentials; saying "Login Succeeded" would be a lie, so login fails
-/// with a message saying why.
-pub async fn auth(call: Call) -> Result<Resp, ApiError> {
+/// `POST /auth`: checks the credentials against the registry (`GET /v2/`
+/// with Basic credentials or a token fetched with them); 401 with
+/// dockerd's message when it refuses them.
+pub async fn auth(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> {
     let (parts, body) = call.req.into_parts();
     let body: Option<berth_api_types::system::AuthConfig> =
         api::read_json_opt(&parts.headers, body).await?;
-    let server = body
-        .map(|a| a.server_address)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "https://index.docker.io/v1/".to_string());
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!(
-            "login to {server} is not supported yet: berthd has no registry client, so credentials cannot be checked"
-        ),
-    ))
+    let auth = body.unwrap_or_default();
+    match daemon.engine.registry_login(&auth).await {
+        Ok(identity_token) => Ok(ok_json(&berth_api_types::system::AuthResponse {
+            identity_token,
+            status: "Login Succeeded".to_string(),
+        })),
+        Err(e) => Err(crate::handlers::images::registry_error(&e)),
+    }
 }

@@ -6,6 +6,7 @@
 //! Container tests also need `berth-shim` and `berth-runc` built next to
 //! berthd (`cargo build --bins`).
 
+mod build;
 mod commit_restart;
 mod container_fs;
 mod containers;
@@ -17,5 +18,8 @@ mod init_health;
 mod interactive;
 mod networks;
 mod pty;
+mod registry;
+mod resources;
 mod system;
+mod tls;
 mod volumes;

@@ -27,11 +27,15 @@
 //! `api` (the async [`crate::Engine`] methods berthd calls).
 
 mod api;
+pub mod buildstep;
 pub(crate) mod catalog;
 pub mod commit;
 mod error;
 pub(crate) mod filters;
+mod pull;
+mod push;
 mod query;
+mod remote;
 mod remove;
 mod rootfs;
 mod transfer;
@@ -49,9 +53,13 @@ use berth_snapshots::overlay::OverlaySnapshotter;
 use berth_snapshots::{Kind, Snapshotter};
 
 pub use api::{ReadBridge, WriteBridge};
+pub use buildstep::{BuildRootfs, BuildStepError, StepImage};
 pub use commit::{CommitError, CommitOptions};
 pub use error::{DeleteConflict, Error};
+pub use pull::PullRequest;
+pub use push::PushRequest;
 pub use query::DiskUsage;
+pub use remote::{ProgressTx, RegistryError};
 pub use remove::ImageUser;
 
 use crate::EngineConfig;
@@ -88,6 +96,8 @@ struct Inner {
     /// Shared by operations that add, exclusive for removal and GC.
     ops: RwLock<()>,
     cache: ResolveCache,
+    /// The registry client of pulls, pushes and logins.
+    registry: berth_distribution::Client,
 }
 
 impl std::fmt::Debug for ImageService {
@@ -184,6 +194,8 @@ impl ImageService {
         let records_path = root.join("images.json");
         let records =
             ImageStore::open(&records_path).map_err(open_err("image records", &records_path))?;
+        let registry = berth_distribution::Client::new(Default::default())
+            .map_err(open_err("registry client", root))?;
         let svc = ImageService {
             inner: Arc::new(Inner {
                 content,
@@ -195,6 +207,7 @@ impl ImageService {
                 platform: host_platform(),
                 ops: RwLock::new(()),
                 cache: ResolveCache::default(),
+                registry,
             }),
         };
         // Nothing else runs yet: an extract snapshot is a crashed unpack's.
@@ -211,6 +224,11 @@ impl ImageService {
         }
         svc.anchor_all()?;
         Ok(svc)
+    }
+
+    /// The registry client (see the `pull` and `push` modules).
+    pub(crate) fn registry(&self) -> &berth_distribution::Client {
+        &self.inner.registry
     }
 
     fn sn(&self) -> &dyn Snapshotter {

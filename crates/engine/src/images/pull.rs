@@ -1,0 +1,520 @@
+//! `docker pull` (`POST /images/create?fromImage=&tag=`): a reference is
+//! resolved to a manifest (through an index for this host's platform, or
+//! the one asked for), the config is fetched, and the layers are
+//! downloaded concurrently (`max-concurrent-downloads`, 3 by default) into
+//! the content store, each verified by digest as it is written and
+//! unpacked in order as soon as it and the layers below it are in. Layers
+//! already unpacked and stored are skipped. The image is recorded under
+//! its tag and its digest reference (`RepoDigests`).
+//!
+//! Failures before the first progress line (an unknown tag, bad
+//! credentials) are plain errors, so the Engine API can answer them with
+//! a status; later ones end the progress stream (dockerd's contract).
+//!
+//! Locking: downloads only add blobs, held by a lease; the unpack and the
+//! record writes run on one blocking thread holding the image service's
+//! `ops` lock shared, so no garbage collection removes a layer snapshot
+//! between its unpack and the record that keeps it.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use berth_api_types::jsonmessage::JsonMessage;
+use berth_api_types::system::AuthConfig;
+use berth_content::{ContentError, Digest, Resource};
+use berth_distribution::{Access, Repository, Session};
+use berth_image::config::{ImageConfig, chain_ids};
+use berth_image::manifest::{Descriptor, Manifest, Platform};
+use berth_image::{ImageRecord, Reference, unpack};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::ImageService;
+use super::remote::{
+    Out, ProgressTx, RegistryError, Throttle, credentials, layer_progress, layer_status, pull_error,
+};
+use crate::Engine;
+
+/// The most an image config may weigh.
+const CONFIG_LIMIT: u64 = 8 << 20;
+
+/// What to pull.
+#[derive(Debug, Clone, Default)]
+pub struct PullRequest {
+    /// `fromImage`: a name, possibly with a tag or digest.
+    pub from_image: String,
+    /// `tag`: a tag or a digest (`sha256:…`); empty for the name's own or
+    /// `latest`.
+    pub tag: String,
+    /// `platform` (`os/arch[/variant]`); empty for this host's.
+    pub platform: String,
+    pub auth: AuthConfig,
+}
+
+/// The reference a pull request names, as the docker CLI splits it.
+pub(crate) fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, RegistryError> {
+    let mut r = Reference::parse_normalized(from_image).map_err(RegistryError::InvalidReference)?;
+    if !tag.is_empty() {
+        let joined = if tag.contains(':') {
+            format!("{}@{tag}", r.name())
+        } else {
+            format!("{}:{tag}", r.name())
+        };
+        r = Reference::parse_normalized(&joined).map_err(RegistryError::InvalidReference)?;
+    }
+    Ok(r.with_default_tag())
+}
+
+/// What happens to one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayerPlan {
+    /// Stored and unpacked: "Already exists".
+    Present,
+    /// Stored, not unpacked.
+    Extract,
+    /// Unpacked but its blob is missing (another image's layer with the
+    /// same diff): fetched so the image is whole, not unpacked again.
+    Fetch,
+    /// Neither.
+    FetchAndExtract,
+}
+
+impl LayerPlan {
+    fn fetch(self) -> bool {
+        matches!(self, LayerPlan::Fetch | LayerPlan::FetchAndExtract)
+    }
+
+    fn extract(self) -> bool {
+        matches!(self, LayerPlan::Extract | LayerPlan::FetchAndExtract)
+    }
+}
+
+/// Everything the store side of a pull needs, fetched from the registry.
+struct Fetched {
+    reference: Reference,
+    /// The digest the reference resolved to (an index's or a manifest's).
+    top: Digest,
+    /// The platform's manifest, as stored.
+    target: Descriptor,
+    manifest: Manifest,
+    config_digest: Digest,
+    config: ImageConfig,
+}
+
+impl Engine {
+    /// Pulls an image; progress goes to `progress`. See the module docs.
+    pub async fn image_pull(
+        &self,
+        req: PullRequest,
+        progress: ProgressTx,
+    ) -> Result<(), RegistryError> {
+        let out = Out(progress);
+        let reference = pull_reference(&req.from_image, &req.tag)?;
+        let platform = if req.platform.is_empty() {
+            self.images.inner.platform.clone()
+        } else {
+            Platform::parse(&req.platform)
+                .ok_or_else(|| RegistryError::InvalidPlatform(req.platform.clone()))?
+        };
+        let svc = self.images.clone();
+        let session = svc.registry().session(
+            Repository::from_reference(&reference),
+            credentials(&req.auth),
+            Access::Pull,
+        );
+        let tag_or_digest = reference
+            .digest
+            .clone()
+            .or_else(|| reference.tag.clone())
+            .unwrap_or_default();
+        let resolved = session
+            .resolve_image(&tag_or_digest, &platform)
+            .await
+            .map_err(|e| pull_error(e, &reference))?;
+        // dockerd names the repository by its path on the registry
+        // ("Pulling from library/busybox").
+        out.send(JsonMessage::status(
+            tag_or_digest,
+            format!("Pulling from {}", reference.path),
+        ))
+        .await;
+        let cdesc = resolved.parsed.config.clone();
+        let cbytes = session
+            .fetch_blob(cdesc.digest, cdesc.size, CONFIG_LIMIT)
+            .await
+            .map_err(|e| pull_error(e, &reference))?;
+        let config = ImageConfig::parse(&cdesc.digest, &cbytes).map_err(RegistryError::Config)?;
+        config
+            .check_layers(&cdesc.digest, resolved.parsed.layers.len())
+            .map_err(RegistryError::Config)?;
+        let mut target = resolved.manifest.descriptor();
+        target.platform = Some(Platform::new(
+            &config.os,
+            &config.architecture,
+            config.variant.as_deref(),
+        ));
+        let fetched = Fetched {
+            reference: reference.clone(),
+            top: resolved.top.digest,
+            target,
+            manifest: resolved.parsed.clone(),
+            config_digest: cdesc.digest,
+            config,
+        };
+        let lease = format!("pull-{}", berth_image::import::unique());
+        svc.inner
+            .leases
+            .create(&lease, Some(24 * 3600), BTreeMap::new())
+            .map_err(RegistryError::Lease)?;
+        let blobs = [
+            (&resolved.top.bytes, resolved.top.digest),
+            (&resolved.manifest.bytes, resolved.manifest.digest),
+            (&cbytes, cdesc.digest),
+        ];
+        let result = async {
+            for (bytes, digest) in blobs {
+                let (svc, bytes, lease) = (svc.clone(), bytes.clone(), lease.clone());
+                tokio::task::spawn_blocking(move || svc.store_small(&lease, &bytes, digest))
+                    .await
+                    .map_err(RegistryError::Task)??;
+            }
+            let max = self.config().max_concurrent_downloads.max(1);
+            svc.pull_layers(session, fetched, lease.clone(), max, out.clone())
+                .await
+        }
+        .await;
+        let _ = svc.inner.leases.delete(&lease);
+        let updated = result?;
+        out.send(JsonMessage::status(
+            "",
+            format!("Digest: {}", resolved.top.digest),
+        ))
+        .await;
+        let status = if updated {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        out.send(JsonMessage::status(
+            "",
+            format!("Status: {status} {}", reference.familiar_string()),
+        ))
+        .await;
+        let fam = reference.familiar_string();
+        let labels = self.registry_labels(&fam).await;
+        self.image_event("pull", &fam, &fam, labels);
+        Ok(())
+    }
+}
+
+impl ImageService {
+    /// Stores a manifest or config blob (already verified) under `lease`.
+    fn store_small(&self, lease: &str, bytes: &[u8], digest: Digest) -> Result<(), RegistryError> {
+        let content = &self.inner.content;
+        content
+            .write_blob(
+                &format!("pull-{}-{}", digest.short(), berth_image::import::unique()),
+                bytes,
+                Some(bytes.len() as u64),
+                Some(&digest),
+            )
+            .map_err(|source| RegistryError::Content {
+                what: digest.to_string(),
+                source,
+            })?;
+        self.inner
+            .leases
+            .add(lease, Resource::Content { id: digest })
+            .map_err(RegistryError::Lease)
+    }
+
+    /// Downloads and unpacks the layers, then records the image; true when
+    /// a name now points at it that did not before.
+    async fn pull_layers(
+        &self,
+        session: Session,
+        f: Fetched,
+        lease: String,
+        max: usize,
+        out: Out,
+    ) -> Result<bool, RegistryError> {
+        let chains = chain_ids(&f.config.rootfs.diff_ids);
+        let plans: Vec<LayerPlan> = {
+            let svc = self.clone();
+            let (layers, chains) = (f.manifest.layers.clone(), chains.clone());
+            tokio::task::spawn_blocking(move || {
+                layers
+                    .iter()
+                    .zip(&chains)
+                    .map(|(l, c)| {
+                        let stored = svc.inner.content.contains(&l.digest);
+                        let unpacked = svc.sn().stat(&c.to_string()).is_ok();
+                        match (stored, unpacked) {
+                            (true, true) => LayerPlan::Present,
+                            (true, false) => LayerPlan::Extract,
+                            (false, true) => LayerPlan::Fetch,
+                            (false, false) => LayerPlan::FetchAndExtract,
+                        }
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(RegistryError::Task)?
+        };
+        for (l, p) in f.manifest.layers.iter().zip(&plans) {
+            let id = l.digest.short();
+            out.send(match p {
+                LayerPlan::Present => layer_status(&id, "Already exists"),
+                _ => layer_status(&id, "Pulling fs layer"),
+            })
+            .await;
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        let slots = Arc::new(Semaphore::new(max));
+        let mut done = Vec::new();
+        for (l, p) in f.manifest.layers.iter().zip(&plans) {
+            let (tx, rx) = oneshot::channel();
+            done.push(rx);
+            if !p.fetch() {
+                let _ = tx.send(Ok(()));
+                continue;
+            }
+            let (svc, session, out, lease) =
+                (self.clone(), session.clone(), out.clone(), lease.clone());
+            let (layer, slots, cancel) = (l.clone(), slots.clone(), cancel.clone());
+            tokio::spawn(async move {
+                let id = layer.digest.short();
+                let permit = match slots.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        out.send(layer_status(&id, "Waiting")).await;
+                        match slots.acquire_owned().await {
+                            Ok(p) => p,
+                            Err(_) => return,
+                        }
+                    }
+                };
+                let r = tokio::task::spawn_blocking(move || {
+                    svc.download(&session, &layer, &lease, &out, &cancel)
+                })
+                .await
+                .map_err(RegistryError::Task)
+                .and_then(|r| r);
+                drop(permit);
+                let _ = tx.send(r);
+            });
+        }
+        let svc = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let r = tokio::task::spawn_blocking(move || {
+            svc.extract_and_record(&handle, f, plans, done, &out)
+        })
+        .await
+        .map_err(RegistryError::Task)
+        .and_then(|r| r);
+        if r.is_err() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+
+    /// One layer into the content store (blocking; drives the download
+    /// through the runtime `handle` of the calling thread's runtime). The
+    /// ingest is named by the digest, so an interrupted pull resumes where
+    /// it stopped, and a concurrent pull of the same layer waits for it.
+    fn download(
+        &self,
+        session: &Session,
+        layer: &Descriptor,
+        lease: &str,
+        out: &Out,
+        cancel: &AtomicBool,
+    ) -> Result<(), RegistryError> {
+        let handle = tokio::runtime::Handle::current();
+        let content = &self.inner.content;
+        let id = layer.digest.short();
+        let reference = format!("pull-layer-{}", layer.digest.hex());
+        let cerr = |source| RegistryError::Content {
+            what: format!("layer {}", layer.digest),
+            source,
+        };
+        // A stale ingest that failed verification once is retried from 0.
+        let mut fresh = false;
+        loop {
+            let mut w = match content.writer(&reference, Some(&layer.digest)) {
+                Ok(w) => w,
+                Err(ContentError::AlreadyExists(_)) => break,
+                Err(ContentError::Locked(_)) => {
+                    // Another pull is fetching it.
+                    if cancel.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+                Err(e) => return Err(cerr(e)),
+            };
+            if fresh || w.offset() > layer.size {
+                w.reset().map_err(cerr)?;
+            }
+            let resumed = w.offset() > 0;
+            let mut stream = session.blob_stream(layer.digest, layer.size, w.offset());
+            let mut throttle = Throttle::new();
+            {
+                let mut bw = BufWriter::with_capacity(1 << 20, &mut w);
+                loop {
+                    if cancel.load(Ordering::SeqCst) {
+                        // Keep what arrived: a later pull resumes it.
+                        let _ = bw.flush();
+                        return Ok(());
+                    }
+                    let chunk = handle
+                        .block_on(stream.next_chunk())
+                        .map_err(RegistryError::Registry)?;
+                    let Some(chunk) = chunk else { break };
+                    bw.write_all(&chunk).map_err(|e| {
+                        cerr(ContentError::Io {
+                            op: "write ingest",
+                            path: content.root().join("ingest").join(&reference),
+                            source: e,
+                        })
+                    })?;
+                    let pos = stream.position();
+                    if throttle.due(pos == layer.size) {
+                        out.blocking(layer_progress(&id, "Downloading", pos, layer.size));
+                    }
+                }
+                bw.flush().map_err(|e| {
+                    cerr(ContentError::Io {
+                        op: "write ingest",
+                        path: content.root().join("ingest").join(&reference),
+                        source: e,
+                    })
+                })?;
+            }
+            out.blocking(layer_status(&id, "Verifying Checksum"));
+            match w.commit(Some(layer.size), Some(&layer.digest)) {
+                Ok(_) | Err(ContentError::AlreadyExists(_)) => break,
+                Err(ContentError::DigestMismatch { .. } | ContentError::SizeMismatch { .. })
+                    if resumed && !fresh =>
+                {
+                    fresh = true;
+                }
+                Err(ContentError::DigestMismatch { .. } | ContentError::SizeMismatch { .. }) => {
+                    return Err(RegistryError::Verification(layer.digest));
+                }
+                Err(e) => return Err(cerr(e)),
+            }
+        }
+        self.inner
+            .leases
+            .add(lease, Resource::Content { id: layer.digest })
+            .map_err(RegistryError::Lease)?;
+        out.blocking(layer_status(&id, "Download complete"));
+        Ok(())
+    }
+
+    /// Unpacks the layers in order as their downloads complete, then
+    /// records the image (see the module docs for the lock held).
+    fn extract_and_record(
+        &self,
+        handle: &tokio::runtime::Handle,
+        f: Fetched,
+        plans: Vec<LayerPlan>,
+        done: Vec<oneshot::Receiver<Result<(), RegistryError>>>,
+        out: &Out,
+    ) -> Result<bool, RegistryError> {
+        let _ops = self.read_ops();
+        for (i, rx) in done.into_iter().enumerate() {
+            // A download task that vanished without a word leaves its
+            // layer missing, which the unpack then reports.
+            handle.block_on(rx).unwrap_or(Ok(()))?;
+            let id = f.manifest.layers[i].digest.short();
+            if plans[i].extract() {
+                out.blocking(layer_status(&id, "Extracting"));
+                // The image's first i+1 layers: unpack skips the ones
+                // below, which are in place.
+                let mut m = f.manifest.clone();
+                m.layers.truncate(i + 1);
+                let mut c = f.config.clone();
+                c.rootfs.diff_ids.truncate(i + 1);
+                unpack(&self.inner.content, self.sn(), &m, &f.config_digest, &c)
+                    .map_err(|e| RegistryError::Unpack(Box::new(e)))?;
+            }
+            if plans[i] != LayerPlan::Present {
+                out.blocking(layer_status(&id, "Pull complete"));
+            }
+        }
+        let cat = self.catalog().map_err(RegistryError::Images)?;
+        let before = cat
+            .lookup(&f.reference.to_string())
+            .ok()
+            .map(|(img, _)| img.id);
+        let mut names = Vec::new();
+        if f.reference.digest.is_none() {
+            names.push(f.reference.to_string());
+        }
+        let by_digest = Reference {
+            tag: None,
+            digest: Some(f.top.to_string()),
+            ..f.reference.clone()
+        };
+        names.push(by_digest.to_string());
+        let now = jiff::Timestamp::now().as_second();
+        let records = names
+            .into_iter()
+            .map(|name| ImageRecord {
+                name,
+                target: f.target.clone(),
+                created_at: now,
+            })
+            .collect();
+        self.inner
+            .records
+            .put_all(records)
+            .map_err(|e| RegistryError::Images(super::Error::Records(e)))?;
+        self.anchor_all().map_err(RegistryError::Images)?;
+        Ok(before != Some(f.config_digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_references_join_name_and_tag_like_the_cli() {
+        let r = |i: &str, t: &str| pull_reference(i, t).map(|r| r.to_string());
+        assert_eq!(
+            r("busybox", "").unwrap(),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            r("busybox", "1.36").unwrap(),
+            "docker.io/library/busybox:1.36"
+        );
+        assert_eq!(
+            r("127.0.0.1:5000/t/b", "1").unwrap(),
+            "127.0.0.1:5000/t/b:1"
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            r("127.0.0.1:5000/t/b", &d).unwrap(),
+            format!("127.0.0.1:5000/t/b@{d}")
+        );
+        assert_eq!(
+            r("Busybox", "").unwrap_err().to_string(),
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
+        assert!(r("busybox", "bad tag").is_err());
+    }
+
+    #[test]
+    fn layer_plans_say_what_to_do() {
+        assert!(LayerPlan::FetchAndExtract.fetch() && LayerPlan::FetchAndExtract.extract());
+        assert!(LayerPlan::Fetch.fetch() && !LayerPlan::Fetch.extract());
+        assert!(!LayerPlan::Extract.fetch() && LayerPlan::Extract.extract());
+        assert!(!LayerPlan::Present.fetch() && !LayerPlan::Present.extract());
+    }
+}

@@ -90,7 +90,7 @@ pub enum Cmd {
     /// Get real time events from the server
     Events(cmd::system::EventsArgs),
     /// Export a container's filesystem as a tar archive
-    Export(cmd::cp::ExportArgs),
+    Export(cmd::export::ExportArgs),
     /// Show the history of an image
     History(cmd::images::HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -166,7 +166,7 @@ pub enum ContainerCmd {
     /// Execute a command in a running container
     Exec(cmd::streams::ExecArgs),
     /// Export a container's filesystem as a tar archive
-    Export(cmd::cp::ExportArgs),
+    Export(cmd::export::ExportArgs),
     /// Display detailed information on one or more containers
     Inspect(cmd::inspect::TypedInspectArgs),
     /// Kill one or more running containers
@@ -467,8 +467,15 @@ fn clap_error(e: clap::Error, r: &Resolved, cmd: &clap::Command) -> CliError {
             if r.words.is_empty() {
                 CliError::new(format!("{msg}\n\nRun '{PROG} --help' for more information"))
             } else {
+                // cobra prints the command's `Use`, which for docker's `volume` alone
+                // names its COMMAND.
+                let usage = if r.names.last().is_some_and(|n| n == "volume") {
+                    format!("{path} COMMAND")
+                } else {
+                    path.clone()
+                };
                 CliError::new(format!(
-                    "{msg}\n\nUsage:  {path}\n\nRun '{path} --help' for more information"
+                    "{msg}\n\nUsage:  {usage}\n\nRun '{path} --help' for more information"
                 ))
             }
         }

@@ -9,10 +9,9 @@ use berth_client::types::container::{
     Config, CreateRequest, DeviceMapping, HealthConfig, HostConfig, LogConfig, NetworkingConfig,
     Resources, RestartPolicy,
 };
-use berth_client::types::network::{EndpointIpamConfig, EndpointSettings};
 use clap::Args;
 
-use super::parse;
+use super::{netopts, parse};
 
 /// Container flags of `run` and `create` (docker's `containerOptions`).
 #[derive(Debug, Args, Default)]
@@ -144,6 +143,9 @@ pub struct ContainerOpts {
     /// Add link to another container
     #[arg(long, value_name = "list")]
     pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long, value_name = "list")]
+    pub link_local_ip: Vec<String>,
     /// Logging driver for the container
     #[arg(long, value_name = "string", default_value = "")]
     pub log_driver: String,
@@ -446,11 +448,25 @@ pub fn create_request(
         ..Default::default()
     };
     let entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
-    let network_mode = o
+    let nets = o
         .network
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".to_string());
+        .iter()
+        .map(|n| {
+            netopts::parse_attachment(n)
+                .map_err(|e| format!("invalid argument \"{n}\" for \"--network\" flag: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (network_mode, endpoints) = netopts::endpoints(
+        &nets,
+        &netopts::FirstNetworkFlags {
+            aliases: &o.network_alias,
+            links: &o.link,
+            ip: &o.ip,
+            ip6: &o.ip6,
+            mac: &o.mac_address,
+            link_local_ips: &o.link_local_ip,
+        },
+    )?;
     let config = Config {
         hostname: o.hostname.clone(),
         domainname: o.domainname.clone(),
@@ -525,25 +541,6 @@ pub fn create_request(
         init: o.init,
         ..Default::default()
     };
-    if o.network.len() > 1 {
-        return Err("berth supports one --network per container at create time; use 'network connect' for more".into());
-    }
-    let mut endpoints = BTreeMap::new();
-    let ep = EndpointSettings {
-        aliases: (!o.network_alias.is_empty()).then(|| o.network_alias.clone()),
-        links: None,
-        ipam_config: (!o.ip.is_empty() || !o.ip6.is_empty()).then(|| EndpointIpamConfig {
-            ipv4_address: o.ip.clone(),
-            ipv6_address: o.ip6.clone(),
-            link_local_ips: None,
-        }),
-        ..Default::default()
-    };
-    // Like docker: the default network always gets an endpoint entry, a named one only
-    // when there is something to say about it.
-    if o.network.is_empty() || ep != EndpointSettings::default() {
-        endpoints.insert(network_mode, ep);
-    }
     Ok(CreateRequest {
         config,
         host_config: Some(host_config),

@@ -65,8 +65,22 @@ pub fn split_ref(r: &str) -> (String, String) {
 
 pub async fn tag(ctx: &Ctx, a: &TagArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::Exact(2))?;
-    let (repo, tag) = split_ref(&a.args[1]);
-    ctx.client.image_tag(&a.args[0], &repo, &tag).await?;
+    let (source, target) = (&a.args[0], &a.args[1]);
+    let bad = |r: &str, e: String| {
+        CliError::new(format!(
+            "Error parsing reference: \"{r}\" is not a valid repository/tag: {e}"
+        ))
+    };
+    super::reference::parse_any_reference(source).map_err(|e| bad(source, e))?;
+    let n = super::reference::parse_normalized_named(target).map_err(|e| bad(target, e))?;
+    if n.digest.is_some() {
+        return Err(CliError::new(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    ctx.client
+        .image_tag(source, &n.name(), &n.tag_or_latest())
+        .await?;
     Ok(())
 }
 
@@ -91,28 +105,36 @@ pub async fn save(ctx: &Ctx, a: &SaveArgs) -> CliResult {
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
         ));
     }
+    // Like docker, the output file is validated and opened before the request; it
+    // appears only once something was written to it.
+    let mut file = match &a.output {
+        Some(path) => Some(
+            super::outfile::AtomicFile::create(path)
+                .map_err(|e| CliError::new(format!("failed to save image: {e}")))?,
+        ),
+        None => None,
+    };
     let mut req = ctx.client.get("/images/get");
     for i in &a.images {
         req = req.query("names", i);
     }
-    let resp = req.send().await?;
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(f) = file {
+                f.abort();
+            }
+            return Err(e.into());
+        }
+    };
     let mut body = berth_client::stream::BodyStream::new(resp, "/images/get");
-    match &a.output {
-        Some(path) => {
-            // Written next to the target and renamed, so a failed save leaves no
-            // truncated archive under the name.
-            let tmp = format!("{path}.tmp{}", std::process::id());
-            let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| {
-                CliError::new(format!("failed to save image: invalid output path: {e}"))
-            })?;
-            if let Err(e) = body.copy_to(&mut f).await {
-                let _ = tokio::fs::remove_file(&tmp).await;
+    match file.take() {
+        Some(mut f) => {
+            if let Err(e) = body.copy_to(&mut f.file).await {
+                f.abort();
                 return Err(e.into());
             }
-            let _ = f.sync_all().await;
-            tokio::fs::rename(&tmp, path).await.map_err(|e| {
-                CliError::new(format!("failed to save image: rename {tmp} to {path}: {e}"))
-            })?;
+            f.commit().await.map_err(CliError::new)?;
         }
         None => {
             body.copy_to(&mut tokio::io::stdout()).await?;
@@ -246,6 +268,8 @@ pub async fn import(ctx: &Ctx, a: &ImportArgs) -> CliResult {
         body = file_body(Some(src))?;
     }
     if let Some(r) = a.args.get(1) {
+        // docker's client checks the reference before sending it.
+        super::reference::parse_normalized_named(r).map_err(CliError::new)?;
         let (repo, tag) = split_ref(r);
         req = req.query("repo", repo);
         if !tag.is_empty() {
@@ -340,11 +364,17 @@ pub async fn commit(ctx: &Ctx, a: &CommitArgs) -> CliResult {
         .query_opt("author", a.author.as_deref())
         .query_opt("comment", a.message.as_deref());
     if let Some(r) = a.args.get(1) {
-        let (repo, tag) = split_ref(r);
-        req = req.query("repo", repo);
-        if !tag.is_empty() {
-            req = req.query("tag", tag);
+        // As docker's client: the reference is checked here, a digest refused, the
+        // tag defaulted.
+        let n = super::reference::parse_normalized_named(r).map_err(CliError::new)?;
+        if n.digest.is_some() {
+            return Err(CliError::new(
+                "refusing to create a tag with a digest reference",
+            ));
         }
+        req = req
+            .query("repo", n.familiar_name())
+            .query("tag", n.tag_or_latest());
     }
     for c in &a.change {
         req = req.query("changes", c);

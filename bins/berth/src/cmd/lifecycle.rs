@@ -208,7 +208,13 @@ pub async fn rename(ctx: &Ctx, a: &RenameArgs) -> CliResult {
             "Error: Neither old nor new names may be empty",
         ));
     }
-    ctx.client.container_rename(old, new).await?;
+    // docker prints the daemon's error, then its own summary.
+    if let Err(e) = ctx.client.container_rename(old, new).await {
+        eprintln!("{e}");
+        return Err(CliError::new(format!(
+            "Error: failed to rename container named {old}"
+        )));
+    }
     Ok(())
 }
 

@@ -3,17 +3,22 @@
 
 pub mod container_opts;
 pub mod cp;
+pub mod export;
 pub mod image_ops;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
+pub mod netopts;
 pub mod network;
+pub mod outfile;
 pub mod parse;
 pub mod ps;
+pub mod reference;
 pub mod run;
 pub mod stats;
 pub mod streams;
 pub mod system;
+pub mod timestamp;
 pub mod tty;
 pub mod volume;
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, lifecycle::confirm, out, outln, parse, parse_filters, short_id};
 use crate::cli::Arity;
-use crate::error::{CliError, CliResult, join_errors};
+use crate::error::{CliError, CliResult};
 use crate::fmt::{Format, object};
 
 /// `berth network …`.
@@ -182,7 +182,9 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
         NetworkCmd::Ls(a) => ls(ctx, a).await,
         NetworkCmd::Rm(a) => {
             ctx.arity(a.names.len(), Arity::Min(1))?;
-            let mut errs = Vec::new();
+            // docker prints each failure as it happens and ends with its own
+            // "exit status 1".
+            let mut failed = false;
             for n in &a.names {
                 let r = ctx
                     .client
@@ -192,10 +194,16 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
                 match r {
                     Ok(()) => outln(n),
                     Err(e) if a.force && e.is_not_found() => {}
-                    Err(e) => errs.push(e.to_string()),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
                 }
             }
-            join_errors(errs)
+            if failed {
+                return Err(CliError::new("exit status 1"));
+            }
+            Ok(())
         }
         NetworkCmd::Prune(a) => {
             let filters = parse_filters(&a.filter)?;
@@ -214,7 +222,7 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
                 .await?;
             if let Some(d) = v["NetworksDeleted"].as_array().filter(|d| !d.is_empty()) {
                 let names: Vec<&str> = d.iter().filter_map(Value::as_str).collect();
-                outln(&format!("Deleted Networks:\n{}", names.join("\n")));
+                outln(&format!("Deleted Networks:\n{}\n", names.join("\n")));
             }
             Ok(())
         }
@@ -284,7 +292,7 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
         s => s.to_string(),
     });
     let mut nets = nets;
-    nets.sort_by(|x, y| x.name.cmp(&y.name));
+    nets.sort_by(|x, y| crate::fmt::units::natural_cmp(&x.name, &y.name));
     let rows: Vec<Value> = nets
         .iter()
         .map(|n| {
@@ -301,14 +309,76 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
                 ("Name", n.name.clone().into()),
                 ("Driver", n.driver.clone().into()),
                 ("Scope", n.scope.clone().into()),
+                // API 1.41 has no EnableIPv4: docker shows its zero value.
+                ("IPv4", "false".into()),
                 ("IPv6", n.enable_ipv6.to_string().into()),
                 ("Internal", n.internal.to_string().into()),
                 ("Labels", labels.join(",").into()),
-                ("CreatedAt", n.created.clone().into()),
+                ("CreatedAt", go_time_string(&n.created).into()),
             ])
         })
         .collect();
-    let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
-    out(&fmt.render(&header, &rows)?);
+    let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
+    out(&fmt.render_for("*network.networkContext", &header, &rows)?);
     Ok(())
+}
+
+/// Go's `time.Time.String()` of an RFC 3339 time as the daemon sends it:
+/// `2006-01-02 15:04:05.999999999 +0000 UTC` (fraction without trailing zeros; a
+/// `Z` time is UTC, another offset is named by the local zone when it is the local
+/// offset, else by itself).
+pub fn go_time_string(rfc3339: &str) -> String {
+    let Ok(ts) = rfc3339.parse::<jiff::Timestamp>() else {
+        return rfc3339.to_string();
+    };
+    let utc = rfc3339.ends_with(['Z', 'z']);
+    let offset_secs = if utc {
+        0
+    } else {
+        let tail = &rfc3339[rfc3339.len().saturating_sub(6)..];
+        let sign = if tail.starts_with('-') { -1 } else { 1 };
+        let h: i32 = tail.get(1..3).and_then(|x| x.parse().ok()).unwrap_or(0);
+        let m: i32 = tail.get(4..6).and_then(|x| x.parse().ok()).unwrap_or(0);
+        sign * (h * 3600 + m * 60)
+    };
+    let offset = jiff::tz::Offset::from_seconds(offset_secs).unwrap_or(jiff::tz::Offset::UTC);
+    let z = ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset));
+    let mut frac = format!("{:09}", z.subsec_nanosecond());
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
+    let sign = if offset_secs < 0 { '-' } else { '+' };
+    let a = offset_secs.abs();
+    let numeric = format!("{sign}{:02}{:02}", a / 3600, (a % 3600) / 60);
+    let name = if utc {
+        "UTC".to_string()
+    } else {
+        let local = jiff::ZonedDateTime::now();
+        if local.offset().seconds() == offset_secs {
+            local.strftime("%Z").to_string()
+        } else {
+            numeric.clone()
+        }
+    };
+    format!("{}{frac} {numeric} {name}", z.strftime("%Y-%m-%d %H:%M:%S"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn created_at_as_go_prints_it() {
+        assert_eq!(
+            super::go_time_string("2026-11-28T10:08:38.047347330Z"),
+            "2026-11-28 10:08:38.04734733 +0000 UTC"
+        );
+        assert_eq!(
+            super::go_time_string("2026-11-28T10:08:38Z"),
+            "2026-11-28 10:08:38 +0000 UTC"
+        );
+    }
 }

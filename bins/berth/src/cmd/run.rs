@@ -93,6 +93,76 @@ fn normalized_name(name: &str) -> String {
     }
 }
 
+/// A failure of `createContainer`: `run` reports it with a pointer to its help and
+/// docker's status for it (125, or 126/127 for a command that cannot run); `create`
+/// returns it as it is (status 1).
+fn create_failed(err: &str, cmd: &str) -> CliError {
+    if cmd == "run" {
+        status_error(err, cmd)
+    } else {
+        CliError::new(err)
+    }
+}
+
+/// An error of the flags: a flag's value that does not parse is a usage error (as
+/// pflag reports it), anything else docker's `<prog>: <err>` with a pointer to help.
+pub fn opts_error(ctx: &Ctx, err: &str, cmd: &str) -> CliError {
+    if err.starts_with("invalid argument \"") && err.contains("\" flag: ") {
+        ctx.usage_error(err)
+    } else {
+        with_help(err, cmd, 125)
+    }
+}
+
+/// docker's `--cidfile`: created before the container (refused when it exists),
+/// removed again if no ID was written to it.
+struct CidFile {
+    path: String,
+    written: bool,
+}
+
+impl CidFile {
+    fn create(path: &str) -> Result<Option<CidFile>, String> {
+        if path.is_empty() {
+            return Ok(None);
+        }
+        if std::path::Path::new(path).exists() {
+            return Err(format!(
+                "container ID file found, make sure the other container isn't running or delete {path}"
+            ));
+        }
+        std::fs::File::create(path).map_err(|e| {
+            format!(
+                "failed to create the container ID file: {}",
+                super::outfile::path_error("open", path, &e)
+            )
+        })?;
+        Ok(Some(CidFile {
+            path: path.to_string(),
+            written: false,
+        }))
+    }
+
+    fn write(&mut self, id: &str) -> Result<(), String> {
+        std::fs::write(&self.path, id).map_err(|e| {
+            format!(
+                "failed to write the container ID to the file: {}",
+                super::parse::io_text(&e)
+            )
+        })?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Creates the container (docker's `createContainer`); returns its ID.
 async fn create(
     ctx: &Ctx,
@@ -100,16 +170,6 @@ async fn create(
     req: &CreateRequest,
     cmd: &str,
 ) -> Result<String, CliError> {
-    if !o.cidfile.is_empty() && std::path::Path::new(&o.cidfile).exists() {
-        return Err(with_help(
-            &format!(
-                "Container ID file found, make sure the other container isn't running or delete {}",
-                o.cidfile
-            ),
-            cmd,
-            125,
-        ));
-    }
     if !matches!(o.pull.as_str(), "missing" | "always" | "never") {
         return Err(with_help(
             &format!(
@@ -120,13 +180,15 @@ async fn create(
             125,
         ));
     }
+    let mut cid = CidFile::create(&o.cidfile).map_err(|e| create_failed(&e, cmd))?;
+    let image = &req.config.image;
+    super::reference::parse_any_reference(image).map_err(|e| create_failed(&e, cmd))?;
     let name = (!o.name.is_empty()).then_some(o.name.as_str());
     let platform = (!o.platform.is_empty()).then_some(o.platform.as_str());
-    let image = &req.config.image;
     if o.pull == "always" {
         pull(ctx, image, o.quiet)
             .await
-            .map_err(|e| status_error(&e.message, cmd))?;
+            .map_err(|e| create_failed(&e.message, cmd))?;
     }
     let resp = match ctx.client.container_create(name, platform, req).await {
         Ok(r) => r,
@@ -138,25 +200,19 @@ async fn create(
             eprintln!("Unable to find image '{}' locally", tagged(image));
             pull(ctx, image, o.quiet)
                 .await
-                .map_err(|e| status_error(&e.message, cmd))?;
+                .map_err(|e| create_failed(&e.message, cmd))?;
             ctx.client
                 .container_create(name, platform, req)
                 .await
-                .map_err(|e| status_error(&e.to_string(), cmd))?
+                .map_err(|e| create_failed(&e.to_string(), cmd))?
         }
-        Err(e) => return Err(status_error(&e.to_string(), cmd)),
+        Err(e) => return Err(create_failed(&e.to_string(), cmd)),
     };
     for w in resp.warnings.iter().flatten() {
         eprintln!("WARNING: {w}");
     }
-    if !o.cidfile.is_empty() {
-        std::fs::write(&o.cidfile, &resp.id).map_err(|e| {
-            with_help(
-                &format!("failed to write the container ID to the file: {e}"),
-                cmd,
-                125,
-            )
-        })?;
+    if let Some(c) = cid.as_mut() {
+        c.write(&resp.id).map_err(|e| create_failed(&e, cmd))?;
     }
     Ok(resp.id)
 }
@@ -199,7 +255,7 @@ pub async fn pull(ctx: &Ctx, image: &str, quiet: bool) -> Result<(), CliError> {
 pub async fn create_cmd(ctx: &Ctx, a: &CreateArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::Min(1))?;
     let req = create_request(&a.opts, &a.args[0], &a.args[1..])
-        .map_err(|e| with_help(&e, "create", 125))?;
+        .map_err(|e| opts_error(ctx, &e, "create"))?;
     let id = create(ctx, &a.opts, &req, "create").await?;
     outln(&id);
     Ok(())
@@ -207,8 +263,8 @@ pub async fn create_cmd(ctx: &Ctx, a: &CreateArgs) -> CliResult {
 
 pub async fn run(ctx: &Ctx, a: &RunArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::Min(1))?;
-    let mut req =
-        create_request(&a.opts, &a.args[0], &a.args[1..]).map_err(|e| with_help(&e, "run", 125))?;
+    let mut req = create_request(&a.opts, &a.args[0], &a.args[1..])
+        .map_err(|e| opts_error(ctx, &e, "run"))?;
     let c = &mut req.config;
     if !a.detach {
         if c.attach_stdin && c.tty && !tty::stdin_is_tty() {

@@ -150,7 +150,7 @@ pub async fn run(ctx: &Ctx, a: &StatsArgs) -> CliResult {
     } else {
         source
     });
-    let compiled = fmt.parse()?;
+    let compiled = fmt.parse_for("*container.statsContext")?;
     let trunc = !a.no_trunc;
     if a.no_stream {
         let mut rows = Vec::new();
@@ -167,17 +167,27 @@ pub async fn run(ctx: &Ctx, a: &StatsArgs) -> CliResult {
                 Err(e) => errs.push(e.to_string()),
             }
         }
+        // docker prints nothing when any container fails.
+        crate::error::join_errors(errs)?;
         out(&compiled.render(&header(), &rows)?);
-        return crate::error::join_errors(errs);
+        return Ok(());
     }
     let mut streams = Vec::new();
+    let mut errs = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let resp = ctx
             .client
             .get(format!("/containers/{}/stats", berth_client::api::seg(n)))
             .query("stream", "1")
             .send()
-            .await?;
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                errs.push(e.to_string());
+                continue;
+            }
+        };
         let js = berth_client::stream::JsonStream::<StatsResponse>::new(resp, "/containers/stats");
         streams.push(
             futures_util::stream::unfold(js, |mut js| async move {
@@ -187,8 +197,18 @@ pub async fn run(ctx: &Ctx, a: &StatsArgs) -> CliResult {
             .boxed_local(),
         );
     }
+    crate::error::join_errors(errs)?;
     let mut all = futures_util::stream::select_all(streams);
     let mut latest: Vec<Option<Value>> = vec![None; names.len()];
+    // Like docker, the first frame waits for a sample of every container (or its
+    // stream's end).
+    let mut open = names.len();
+    while latest.iter().any(Option::is_none) && open > 0 {
+        match all.next().await {
+            Some((i, s)) => latest[i] = Some(row(&names[i], &s, trunc)),
+            None => open = 0,
+        }
+    }
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -199,9 +219,33 @@ pub async fn run(ctx: &Ctx, a: &StatsArgs) -> CliResult {
             _ = tick.tick() => {
                 let rows: Vec<Value> = latest.iter().flatten().cloned().collect();
                 let text = compiled.render(&header(), &rows).map_err(CliError::from)?;
-                // Clear the screen and draw from the top, as docker does on a terminal.
-                out(&format!("\x1b[2J\x1b[H{text}"));
+                out(&frame(&text));
             }
         }
+    }
+}
+
+/// One redraw of the live table, byte for byte what docker 28 writes: cursor home,
+/// the table, then the table again with each line erased to its end, then the rest
+/// of the screen erased.
+fn frame(table: &str) -> String {
+    let first = format!("\x1b[H{table}");
+    let mut s = first.clone();
+    for line in first.split('\n') {
+        s.push_str(line);
+        s.push_str(" \x1b[K\n");
+    }
+    s.push_str("\x1b[J");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn frames_like_docker() {
+        assert_eq!(
+            super::frame("A\nb\n"),
+            "\x1b[HA\nb\n\x1b[HA \x1b[K\nb \x1b[K\n \x1b[K\n\x1b[J"
+        );
     }
 }

@@ -255,6 +255,16 @@ pub async fn attach(ctx: &Ctx, a: &AttachArgs) -> CliResult {
         tty: c.config.tty,
         detach_keys: keys,
     };
+    // docker's redraw on re-attach: one size off, then the real size (set when the
+    // stream starts), so the program in the container repaints its screen.
+    if c.config.tty && tty::stdout_is_tty() {
+        if let Some((h, w)) = tty::size() {
+            let _ = ctx
+                .client
+                .container_resize(&c.id, h.saturating_add(1), w.saturating_add(1))
+                .await;
+        }
+    }
     let proxy = async {
         if a.sig_proxy && !c.config.tty {
             proxy_signals(&ctx.client, &c.id).await;
@@ -266,7 +276,8 @@ pub async fn attach(ctx: &Ctx, a: &AttachArgs) -> CliResult {
         () = proxy => StreamEnd::Closed,
     };
     if end == StreamEnd::Detached {
-        return Ok(());
+        // docker's attach ends with its escape error (status 1); run and start do not.
+        return Err(CliError::new("read escape sequence"));
     }
     let res = berth_client::api::wait_result(wait).await?;
     if res.status_code != 0 {
@@ -350,7 +361,7 @@ pub async fn exec(ctx: &Ctx, a: &ExecArgs) -> CliResult {
         detach_keys: keys,
     };
     if stream(&ctx.client, conn, &o, Target::Exec(&id)).await? == StreamEnd::Detached {
-        return Ok(());
+        return Err(CliError::new("read escape sequence"));
     }
     let info = ctx.client.exec_inspect(&id).await?;
     match info.exit_code {
@@ -385,30 +396,20 @@ pub struct LogsArgs {
     container: Vec<String>,
 }
 
-/// docker's `GetTimestamp`: a Go duration is that long before now; an RFC 3339 time
-/// its unix time; anything else goes to the daemon as it is.
-pub fn timestamp(value: &str) -> String {
-    if let Ok(ns) = super::parse::go_duration(value) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        let t = now - ns;
-        return format!(
-            "{}.{:09}",
-            t.div_euclid(1_000_000_000),
-            t.rem_euclid(1_000_000_000)
-        );
-    }
-    if let Ok(ts) = value.parse::<jiff::Timestamp>() {
-        return format!("{}.{:09}", ts.as_second(), ts.subsec_nanosecond());
-    }
-    value.to_string()
-}
-
 pub async fn logs(ctx: &Ctx, a: &LogsArgs) -> CliResult {
     ctx.arity(a.container.len(), Arity::Exact(1))?;
     let c = ctx.client.container_inspect(&a.container[0], false).await?;
+    // As docker's client: the times are read here, against one "now".
+    let now = jiff::ZonedDateTime::now();
+    let time = |name: &str, v: Option<&str>| -> Result<Option<String>, CliError> {
+        v.map(|v| {
+            super::timestamp::get_timestamp(v, &now)
+                .map_err(|e| CliError::new(format!("invalid value for \"{name}\": {e}")))
+        })
+        .transpose()
+    };
+    let since = time("since", a.since.as_deref())?;
+    let until = time("until", a.until.as_deref())?;
     let resp = ctx
         .client
         .get(format!(
@@ -420,8 +421,8 @@ pub async fn logs(ctx: &Ctx, a: &LogsArgs) -> CliResult {
         .flag("follow", a.follow)
         .flag("timestamps", a.timestamps)
         .flag("details", a.details)
-        .query_opt("since", a.since.as_deref().map(timestamp))
-        .query_opt("until", a.until.as_deref().map(timestamp))
+        .query_opt("since", since)
+        .query_opt("until", until)
         .query("tail", &a.tail)
         .send()
         .await?;

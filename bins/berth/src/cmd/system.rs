@@ -5,7 +5,7 @@ use berth_client::types::system::{DiskUsage, Info};
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::{Ctx, lifecycle::confirm, out, outln, parse_filters, ps, streams::timestamp};
+use super::{Ctx, lifecycle::confirm, out, outln, parse_filters, ps};
 use crate::cli::Arity;
 use crate::error::{CliError, CliResult};
 use crate::fmt::{Format, object, tabwriter, units};
@@ -575,6 +575,12 @@ pub struct SystemPruneArgs {
 
 pub async fn system_prune(ctx: &Ctx, a: &SystemPruneArgs) -> CliResult {
     let filters = parse_filters(&a.filter)?;
+    if a.volumes && filters.contains("until") {
+        return Err(CliError::new(
+            "ERROR: The \"until\" filter is not supported with \"--volumes\"",
+        ));
+    }
+    // docker prunes the build cache from API 1.31 on (it always has been, here).
     if !a.force {
         let mut w = String::from(
             "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
@@ -587,7 +593,25 @@ pub async fn system_prune(ctx: &Ctx, a: &SystemPruneArgs) -> CliResult {
         } else {
             "  - all dangling images\n"
         });
-        w.push_str("  - unused build cache\n\nAre you sure you want to continue?");
+        w.push_str(if a.all {
+            "  - all build cache\n"
+        } else {
+            "  - unused build cache\n"
+        });
+        let mut shown: Vec<String> = Vec::new();
+        for name in ["label", "label!", "until"] {
+            for v in filters.get(name) {
+                shown.push(format!("{name}={v}"));
+            }
+        }
+        if !shown.is_empty() {
+            shown.sort();
+            w.push_str("\n  Items to be pruned will be filtered with:\n");
+            for f in &shown {
+                w.push_str(&format!("  - {f}\n"));
+            }
+        }
+        w.push_str("\nAre you sure you want to continue?");
         if !confirm(&w) {
             return Ok(());
         }
@@ -618,8 +642,8 @@ pub async fn system_prune(ctx: &Ctx, a: &SystemPruneArgs) -> CliResult {
         if let Some(d) = v["VolumesDeleted"].as_array().filter(|d| !d.is_empty()) {
             let names: Vec<&str> = d.iter().filter_map(Value::as_str).collect();
             outln(&format!("Deleted Volumes:\n{}\n", names.join("\n")));
+            total += v["SpaceReclaimed"].as_u64().unwrap_or(0);
         }
-        total += v["SpaceReclaimed"].as_u64().unwrap_or(0);
     }
     let mut f = filters.clone();
     f.add("dangling", if a.all { "false" } else { "true" });
@@ -636,6 +660,22 @@ pub async fn system_prune(ctx: &Ctx, a: &SystemPruneArgs) -> CliResult {
         outln(&s);
         total += i.space_reclaimed;
     }
+    let b: Value = ctx
+        .client
+        .post("/build/prune")
+        .flag("all", a.all)
+        .query_opt("filters", (!filters.is_empty()).then(|| filters.to_json()))
+        .json()
+        .await?;
+    if let Some(d) = b["CachesDeleted"].as_array().filter(|d| !d.is_empty()) {
+        let mut s = String::from("Deleted build cache objects:\n");
+        for id in d.iter().filter_map(Value::as_str) {
+            s.push_str(id);
+            s.push('\n');
+        }
+        outln(&s);
+    }
+    total += b["SpaceReclaimed"].as_u64().unwrap_or(0);
     outln(&format!(
         "Total reclaimed space: {}",
         units::human_size(total as f64)
@@ -664,14 +704,36 @@ pub struct EventsArgs {
 pub async fn events(ctx: &Ctx, a: &EventsArgs) -> CliResult {
     let filters = parse_filters(&a.filter)?;
     let compiled = match a.format.as_deref().filter(|f| !f.is_empty()) {
-        Some(f) => Some(Format(f.to_string()).parse()?),
+        Some(f) => {
+            let bad = |e: String| CliError::with_code(format!("Error parsing format: {e}"), 64);
+            let fmt = Format(f.to_string());
+            // Like docker, the template is tried on an empty event first, so a field
+            // that does not exist fails before anything is streamed. Only struct
+            // fields fail so: a key of `Actor.Attributes` (a Go map) is `<no value>`.
+            let strict = fmt
+                .parse_for("*events.Message")
+                .map_err(|e| bad(e.to_string()))?;
+            if let Err(e) = strict.row(&empty_event()) {
+                if !e.to_string().contains("<.Actor.Attributes.") {
+                    return Err(bad(e.to_string()));
+                }
+            }
+            Some(fmt.parse()?)
+        }
         None => None,
     };
+    let now = jiff::ZonedDateTime::now();
+    let time = |v: Option<&str>| -> Result<Option<String>, CliError> {
+        v.map(|v| super::timestamp::get_timestamp(v, &now).map_err(CliError::new))
+            .transpose()
+    };
+    let since = time(a.since.as_deref())?;
+    let until = time(a.until.as_deref())?;
     let resp = ctx
         .client
         .get("/events")
-        .query_opt("since", a.since.as_deref().map(timestamp))
-        .query_opt("until", a.until.as_deref().map(timestamp))
+        .query_opt("since", since)
+        .query_opt("until", until)
         .query_opt("filters", (!filters.is_empty()).then(|| filters.to_json()))
         .send()
         .await?;
@@ -685,16 +747,19 @@ pub async fn events(ctx: &Ctx, a: &EventsArgs) -> CliResult {
     Ok(())
 }
 
+/// Go's zero `events.Message` as a template sees it (omitted fields absent).
+fn empty_event() -> Value {
+    serde_json::json!({
+        "Type": "", "Action": "", "Actor": {"ID": "", "Attributes": {}},
+        "scope": "", "time": 0, "timeNano": 0,
+        "status": "", "id": "", "from": ""
+    })
+}
+
 /// docker's default event line: `<time> <type> <action> <id> (k=v, ...)`.
 fn event_line(ev: &Value) -> String {
     let nanos = ev["timeNano"].as_i64().unwrap_or(0);
-    let time = jiff::Timestamp::from_nanosecond(nanos as i128)
-        .map(|t| {
-            t.to_zoned_datetime(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%dT%H:%M:%S.%f%:z")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let time = super::timestamp::rfc3339_nano_fixed(nanos as i128);
     let actor = &ev["Actor"];
     let mut line = format!(
         "{time} {} {} {}",
@@ -703,7 +768,10 @@ fn event_line(ev: &Value) -> String {
         actor["ID"].as_str().unwrap_or("")
     );
     if let Some(attrs) = actor["Attributes"].as_object().filter(|a| !a.is_empty()) {
-        let kv: Vec<String> = attrs
+        // docker sorts the attributes by key.
+        let mut kv: Vec<(&String, &Value)> = attrs.iter().collect();
+        kv.sort_by(|x, y| x.0.cmp(y.0));
+        let kv: Vec<String> = kv
             .iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
             .collect();

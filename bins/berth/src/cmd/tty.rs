@@ -35,10 +35,9 @@ impl RawMode {
         let stdin = std::io::stdin();
         let saved = tcgetattr(stdin.as_fd())?;
         let mut raw = saved.clone();
+        // cfmakeraw(3), output processing included, as docker's terminal code does:
+        // the container's pty already turns \n into \r\n.
         raw.make_raw();
-        // Keep output processing: the container's pty already turns \n into \r\n, and
-        // docker leaves OPOST alone on Linux too.
-        raw.output_modes = saved.output_modes;
         tcsetattr(stdin.as_fd(), OptionalActions::Now, &raw)?;
         Ok(RawMode { saved })
     }

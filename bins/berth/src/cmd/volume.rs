@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, lifecycle::confirm, out, outln, parse, parse_filters};
 use crate::cli::Arity;
-use crate::error::{CliResult, join_errors};
+use crate::error::{CliError, CliResult, join_errors};
 use crate::fmt::{Format, object, units};
 
 /// `berth volume …`.
@@ -135,10 +135,24 @@ pub async fn run(ctx: &Ctx, cmd: &VolumeCmd) -> CliResult {
         }
         VolumeCmd::Prune(a) => {
             let mut filters = parse_filters(&a.filter)?;
+            // docker's version gates: --all needs API 1.42; before it, prune removes
+            // named volumes too, and the warning says so.
+            let version = ctx.client.api_version().await?.to_string();
+            let old_api = berth_client::types::error::compare_versions(&version, "1.42").is_lt();
+            if a.all && old_api {
+                return Err(CliError::new(format!(
+                    "\"--all\" requires API version 1.42, but the Docker daemon API version is {version}"
+                )));
+            }
             if a.all {
+                if filters.contains("all") {
+                    return Err(CliError::new(
+                        "conflicting options: cannot specify both --all and --filter all=1",
+                    ));
+                }
                 filters.add("all", "true");
             }
-            let warning = if a.all {
+            let warning = if a.all || old_api {
                 "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?"
             } else {
                 "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?"
@@ -179,7 +193,7 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
         eprintln!("{w}");
     }
     let mut vols = resp.volumes.unwrap_or_default();
-    vols.sort_by(|x, y| x.name.cmp(&y.name));
+    vols.sort_by(|x, y| units::natural_cmp(&x.name, &y.name));
     let source = a
         .format
         .clone()
@@ -206,6 +220,10 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
                     size: -1,
                 });
             object([
+                // Cluster-volume fields: docker's "N/A" for a local volume.
+                ("Group", Value::from("N/A")),
+                ("Availability", "N/A".into()),
+                ("Status", "N/A".into()),
                 ("Name", Value::from(v.name.clone())),
                 ("Driver", v.driver.clone().into()),
                 ("Scope", v.scope.clone().into()),
@@ -232,7 +250,7 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
             ])
         })
         .collect();
-    let header = json!({"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"});
-    out(&fmt.render(&header, &rows)?);
+    let header = json!({"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP", "Availability": "AVAILABILITY", "Status": "STATUS"});
+    out(&fmt.render_for("*formatter.volumeContext", &header, &rows)?);
     Ok(())
 }

@@ -178,3 +178,67 @@ mod tests {
         assert_eq!(human_duration(s(800 * 86400)), "2 years");
     }
 }
+
+/// The order of fvbommel's `sortorder.NaturalLess`, which docker sorts names by:
+/// digit runs compare as numbers (leading zeros ignored, then fewer zeros first) and
+/// sort before other bytes; other bytes compare as bytes.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        let (dx, dy) = (x[i].is_ascii_digit(), y[j].is_ascii_digit());
+        if dx != dy {
+            return if dx {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !dx {
+            if x[i] != y[j] {
+                return x[i].cmp(&y[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        while i < x.len() && x[i] == b'0' {
+            i += 1;
+        }
+        while j < y.len() && y[j] == b'0' {
+            j += 1;
+        }
+        let (nz_i, nz_j) = (i, j);
+        while i < x.len() && x[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < y.len() && y[j].is_ascii_digit() {
+            j += 1;
+        }
+        let ord = (i - nz_i)
+            .cmp(&(j - nz_j))
+            .then_with(|| x[nz_i..i].cmp(&y[nz_j..j]))
+            .then_with(|| nz_i.cmp(&nz_j));
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
+#[cfg(test)]
+mod natural_tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn numbers_compare_as_numbers() {
+        assert_eq!(natural_cmp("76f1", "512b"), Less);
+        assert_eq!(natural_cmp("a2", "a10"), Less);
+        assert_eq!(natural_cmp("1x", "ax"), Less);
+        assert_eq!(natural_cmp("bv", "bv2"), Less);
+        assert_eq!(natural_cmp("a01", "a1"), Greater);
+        assert_eq!(natural_cmp("same", "same"), Equal);
+    }
+}

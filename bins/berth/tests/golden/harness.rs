@@ -287,14 +287,13 @@ pub fn as_docker(s: &str) -> String {
         .replace("'berth ", "'docker ")
         .replace("\tberth ", "\tdocker ")
         .replace("unknown command: berth", "unknown command: docker")
-        .lines()
+        // Line by line, endings kept as they are (a TTY's "\r\n" included).
+        .split_inclusive('\n')
         .map(|l| match l.strip_prefix("berth: ") {
             Some(rest) => format!("docker: {rest}"),
             None => l.to_string(),
         })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + if s.ends_with('\n') { "\n" } else { "" }
+        .collect::<String>()
 }
 
 /// One CLI run, as compared.
@@ -332,7 +331,92 @@ pub fn same(d: &Daemon, args: &[&str]) -> Seen {
     }
     let (b, k) = last.expect("compared at least once");
     panic!(
-        "berth and docker differ for {args:?}\n--- berth ({:?})\nstdout:\n{}\nstderr:\n{}\n--- docker ({:?})\nstdout:\n{}\nstderr:\n{}",
-        b.code, b.stdout, b.stderr, k.code, k.stdout, k.stderr
+        "berth and docker differ for {args:?}\n--- berth ({:?})\nstdout:\n{}\nstderr:\n{}\n--- docker ({:?})\nstdout:\n{}\nstderr:\n{}\n--- escaped (berth, docker):\n{:?}\n{:?}",
+        b.code, b.stdout, b.stderr, k.code, k.stdout, k.stderr, b, k
     );
+}
+
+/// `s` with every run of 12 or 64 lowercase hex digits (IDs, digests) written `<id>`
+/// and each `(from, to)` name replaced, so runs on twin objects compare.
+pub fn normalize(s: &str, names: &[(&str, &str)]) -> String {
+    let mut t = s.to_string();
+    for (from, to) in names {
+        t = t.replace(from, to);
+    }
+    let b = t.as_bytes();
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    while i < b.len() {
+        if hex(b[i]) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i;
+            while j < b.len() && hex(b[j]) {
+                j += 1;
+            }
+            let bounded = j == b.len() || !b[j].is_ascii_alphanumeric();
+            if bounded && (j - i == 12 || j - i == 64) {
+                out.push_str("<id>");
+                i = j;
+                continue;
+            }
+            out.push_str(&t[i..j]);
+            i = j;
+            continue;
+        }
+        let c = t[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// Runs `b_args` through berth and `k_args` through docker (the same command on twin
+/// objects), with `stdin` fed to both, and asserts equal output once IDs and the
+/// twins' names are normalized (`names` maps docker's names to berth's).
+pub fn same_pair(
+    d: &Daemon,
+    b_args: &[&str],
+    k_args: &[&str],
+    names: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Seen {
+    let b = seen(&d.cli(berth_bin(), b_args, stdin), true);
+    let k = seen(&d.cli(DOCKER, k_args, stdin), false);
+    let fix = |s: Seen, n: &[(&str, &str)]| Seen {
+        code: s.code,
+        stdout: normalize(&s.stdout, n),
+        stderr: normalize(&s.stderr, n),
+    };
+    // docker's cp may log a race of its own tar writer (logrus lines): not output.
+    let k = Seen {
+        stderr: k
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("time=\""))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+        ..k
+    };
+    let (b, k) = (fix(b, &[]), fix(k, names));
+    assert_eq!(
+        b, k,
+        "berth {b_args:?} and docker {k_args:?} differ (left berth, right docker)"
+    );
+    b
+}
+
+/// Like [`same`], with `stdin` fed to both runs and no retry (for commands that
+/// change nothing, or fail).
+pub fn same_in(d: &Daemon, args: &[&str], stdin: &[u8]) -> Seen {
+    let b = seen(&d.cli(berth_bin(), args, Some(stdin)), true);
+    let k = seen(&d.cli(DOCKER, args, Some(stdin)), false);
+    assert_eq!(b, k, "berth and docker differ for {args:?} (left berth)");
+    b
+}
+
+/// Asserts success of a setup command run through docker.
+pub fn ok(d: &Daemon, args: &[&str]) -> String {
+    let o = d.docker(args);
+    assert!(o.status.success(), "docker {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }

@@ -213,7 +213,10 @@ fn run_exit_statuses_match_docker() {
         ),
         (&["run", "--rm", "busybox", "/nonexistent"], 127),
         (&["run", "--rm", "busybox", "/etc"], 126),
-        (&["run", "--rm", "nosuchimage:1", "true"], 125),
+        (
+            &["run", "--rm", "--pull", "never", "nosuchimage:1", "true"],
+            125,
+        ),
         (
             &["run", "--rm", "--restart", "always", "busybox", "true"],
             125,

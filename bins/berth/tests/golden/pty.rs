@@ -101,3 +101,135 @@ fn run_it_gives_a_shell_and_restores_the_terminal() {
     );
     assert_eq!(before.input_flags, after.input_flags);
 }
+
+/// A CLI running on a pseudo-terminal of its own (the test is the terminal).
+struct OnPty {
+    child: std::process::Child,
+    master: std::fs::File,
+    seen: Vec<u8>,
+}
+
+impl OnPty {
+    fn spawn(d: &crate::harness::Daemon, prog: &str, args: &[&str]) -> OnPty {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = std::fs::File::from(pty.slave);
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", d.sock.display()))
+            .env("DOCKER_CONFIG", &d.docker_config)
+            .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
+            .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
+            .stderr(Stdio::from(slave));
+        fn make_controlling_tty() -> std::io::Result<()> {
+            nix::unistd::setsid()?;
+            // SAFETY: TIOCSCTTY takes an integer argument and no pointer.
+            if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        }
+        // SAFETY: the hook runs in the forked child before exec and only makes
+        // async-signal-safe calls (setsid, ioctl).
+        unsafe { cmd.pre_exec(make_controlling_tty) };
+        let child = cmd.spawn().expect("spawn on a pty");
+        OnPty {
+            child,
+            master: std::fs::File::from(pty.master),
+            seen: Vec::new(),
+        }
+    }
+
+    fn expect(&mut self, needle: &str) {
+        read_until(&mut self.master, &mut self.seen, needle);
+    }
+
+    /// Presses Enter until the shell's prompt shows (input typed before the CLI is
+    /// attached is lost, for docker's CLI as for berth).
+    fn poke_until_prompt(&mut self) {
+        let deadline = Instant::now() + testkit::HANG_GUARD;
+        loop {
+            self.seen.clear();
+            self.send(b"\r");
+            let until = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < until {
+                if testkit::wait_readable(self.master.as_fd(), until) {
+                    let mut buf = [0u8; 4096];
+                    if let Ok(n) = self.master.read(&mut buf) {
+                        self.seen.extend_from_slice(&buf[..n]);
+                    }
+                }
+                if String::from_utf8_lossy(&self.seen).contains("# ") {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "no prompt after attach");
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("type");
+    }
+
+    /// Waits for the CLI to end, draining the terminal; its status.
+    fn status(mut self) -> Option<i32> {
+        let deadline = Instant::now() + testkit::HANG_GUARD;
+        loop {
+            if testkit::wait_readable(
+                self.master.as_fd(),
+                Instant::now() + Duration::from_millis(50),
+            ) {
+                let mut buf = [0u8; 4096];
+                let _ = self.master.read(&mut buf);
+            }
+            if let Some(st) = self.child.try_wait().expect("wait CLI") {
+                return st.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the CLI did not end; saw {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
+        }
+    }
+}
+
+#[test]
+fn detach_keys_exec_it_and_attach_match_docker() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    for (prog, name) in [(berth_bin(), "bd"), (crate::harness::DOCKER, "kd")] {
+        // run -it, then ctrl-p ctrl-q: the CLI ends with 0, the container runs on.
+        let mut t = OnPty::spawn(&d, prog, &["run", "-it", "--name", name, "busybox", "sh"]);
+        t.expect("# ");
+        t.send(b"echo in=$((1+1))\r");
+        t.expect("in=2");
+        t.send(&[0x10, 0x11]);
+        assert_eq!(t.status(), Some(0), "{prog} run -it detached");
+        let state = crate::harness::ok(&d, &["inspect", "-f", "{{.State.Running}}", name]);
+        assert_eq!(state, "true", "{prog}: the container goes on after detach");
+        // exec -it: a shell in it, its status.
+        let mut t = OnPty::spawn(&d, prog, &["exec", "-it", name, "sh"]);
+        t.expect("# ");
+        t.send(b"tty; exit 3\r");
+        t.expect("/dev/pts/");
+        assert_eq!(t.status(), Some(3), "{prog} exec -it");
+        // attach, then detach keys of one's own choosing. (To a container nobody was
+        // attached to: after a detach, the daemon forwards no more input to it.)
+        let name = &format!("{name}2");
+        crate::harness::ok(&d, &["run", "-dit", "--name", name, "busybox", "sh"]);
+        let mut t = OnPty::spawn(&d, prog, &["attach", "--detach-keys", "ctrl-x,x", name]);
+        t.poke_until_prompt();
+        t.send(b"echo at=$((2+2))\r");
+        t.expect("at=4");
+        t.send(&[0x18, b'x']);
+        t.expect("read escape sequence");
+        assert_eq!(t.status(), Some(1), "{prog} attach detached");
+        // attach, then the shell ends: the container's status.
+        let mut t = OnPty::spawn(&d, prog, &["attach", name]);
+        t.poke_until_prompt();
+        t.send(b"exit 7\r");
+        assert_eq!(t.status(), Some(7), "{prog} attach to the end");
+    }
+}

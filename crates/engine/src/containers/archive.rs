@@ -4,10 +4,10 @@
 //! # Paths stay inside the container
 //!
 //! Every path the client names is resolved under a directory fd of the
-//! container's mounted rootfs with openat2(2) `RESOLVE_IN_ROOT`: `..` stops
-//! at the root and a symlink (`/tmp/x -> /etc/passwd`) resolves as if
-//! chrooted, so the container's own file is found, never the host's. Below
-//! the resolved path, trees are walked and written with `*at` calls and
+//! container's `/` with openat2(2) `RESOLVE_IN_ROOT`: `..` stops at the
+//! root and a symlink (`/tmp/x -> /etc/passwd`) resolves as if chrooted,
+//! so the container's own file is found, never the host's. Below the
+//! resolved path, trees are walked and written with `*at` calls and
 //! `O_NOFOLLOW` on the final component. The LinkTarget of a symlink in a
 //! path stat is resolved the same way, component by component.
 //!
@@ -22,28 +22,46 @@
 //! rebases. An extraction point (PUT) is resolved entirely, the last
 //! element too, and must be a directory.
 //!
-//! # Mounting
+//! # The container's mounts
 //!
-//! A running container's rootfs is mounted; a stopped one is mounted for
-//! the operation, under the container's operation lock (a start waits),
-//! and unmounted afterwards. Volumes and bind mounts are not seen (they
-//! exist only in the container's mount namespace).
+//! The root is a *view* (`view`): for a running container its own
+//! `/proc/<pid>/root`, for a stopped one the rootfs mounted with the
+//! container's mounts in a mount namespace made for the copy. Either way a
+//! path under a volume, bind or tmpfs reaches the mount, not the rw layer
+//! beneath it, and a write below a read-only mount is refused with
+//! docker's "mounted volume is marked read-only" (below none, with a
+//! read-only rootfs, "container rootfs is marked read-only"). An export
+//! is of the rootfs alone, as docker's.
+//!
+//! # Locks
+//!
+//! The container's op lock is held only while the view opens (the state
+//! it depends on cannot change meanwhile); the copy itself, however long
+//! the client takes, holds the container's `fs_pin` shared, which a start
+//! and a removal wait for and a stop or kill does not.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use berth_api_types::container::{PathStat, file_mode};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat, openat, openat2, statat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat, openat2, statat};
 use rustix::io::Errno;
 
+use super::extract::Scope;
 use super::rootfs;
-use super::store::Container;
+use super::store::{Container, ContainerRecord};
 use crate::Engine;
+use crate::volumes::{MountPoint, mount_points_of};
+
+mod tarwriter;
+pub(crate) mod view;
 
 pub use super::extract::ExtractOptions;
+pub(crate) use tarwriter::TarWriter;
+use view::{FsView, MountState, mount_state};
 
 /// Errors of the archive endpoints.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +74,12 @@ pub enum ArchiveError {
     TrailingSlashNotDir { path: String },
     #[error("container rootfs is marked read-only")]
     ReadOnlyRootfs,
+    #[error("mounted volume is marked read-only")]
+    VolumeReadOnly,
+    #[error(
+        "cannot copy into {path}: it is a filesystem the runtime mounted in the running container"
+    )]
+    RuntimeMount { path: String },
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath { path: String, reason: &'static str },
     #[error("{op} {path}: {source}")]
@@ -65,8 +89,12 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
-    #[error("extract entry {entry:?}: path escapes the extraction point")]
-    Breakout { entry: String },
+    #[error("{entry:?} is outside of {dest:?}")]
+    Breakout { entry: String, dest: String },
+    #[error("invalid symlink {path:?} -> {target:?}")]
+    SymlinkBreakout { path: String, target: String },
+    #[error("invalid hardlink {path:?} -> {target:?}")]
+    HardlinkBreakout { path: String, target: String },
     #[error("cannot overwrite directory {path:?} with non-directory {entry:?}")]
     DirWithNonDir { path: String, entry: String },
     #[error("cannot overwrite non-directory {path:?} with directory {entry:?}")]
@@ -89,11 +117,18 @@ impl ArchiveError {
         use crate::ErrorKind::*;
         match self {
             ArchiveError::NotFound { .. } => NotFound,
-            ArchiveError::ReadOnlyRootfs => Forbidden,
-            ArchiveError::NotADirectory
+            // dockerd 20.10 answers these with 500 (errdefs.System around
+            // everything); current moby made them invalid-parameter errors,
+            // which they are.
+            ArchiveError::ReadOnlyRootfs
+            | ArchiveError::VolumeReadOnly
+            | ArchiveError::RuntimeMount { .. }
+            | ArchiveError::NotADirectory
             | ArchiveError::TrailingSlashNotDir { .. }
             | ArchiveError::InvalidPath { .. }
             | ArchiveError::Breakout { .. }
+            | ArchiveError::SymlinkBreakout { .. }
+            | ArchiveError::HardlinkBreakout { .. }
             | ArchiveError::DirWithNonDir { .. }
             | ArchiveError::NonDirWithDir { .. }
             | ArchiveError::ReadTar(_)
@@ -296,7 +331,14 @@ struct Target {
     stat: Stat,
 }
 
-fn locate(root: &OwnedFd, p: &ArchivePath, container: &str) -> Result<Target, ArchiveError> {
+/// Finds `p` under `root`; what is on a `hidden` mount (its root aside)
+/// is not found.
+fn locate(
+    root: &OwnedFd,
+    hidden: &std::collections::HashSet<u64>,
+    p: &ArchivePath,
+    container: &str,
+) -> Result<Target, ArchiveError> {
     let not_found = |_| ArchiveError::NotFound {
         path: p.abs.clone(),
         container: container.to_string(),
@@ -311,6 +353,9 @@ fn locate(root: &OwnedFd, p: &ArchivePath, container: &str) -> Result<Target, Ar
     let parent = open_in_root(root, &p.dir, OFlags::RDONLY | OFlags::DIRECTORY).map_err(map)?;
     let name = if p.names_dir() { "." } else { p.base.as_str() };
     let stat = statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).map_err(map)?;
+    if mount_state(hidden, parent.as_fd(), name).map_err(map)? == MountState::Hidden {
+        return Err(not_found(Errno::NOENT));
+    }
     Ok(Target {
         parent,
         name: name.to_string(),
@@ -333,195 +378,6 @@ fn path_stat(root: &OwnedFd, p: &ArchivePath, t: &Target) -> Result<PathStat, Ar
     })
 }
 
-/// Writes trees as tar entries, hardlinks as links to their first name.
-pub(crate) struct TarWriter<W: Write> {
-    b: tar::Builder<W>,
-    links: HashMap<(u64, u64), String>,
-}
-
-impl<W: Write> TarWriter<W> {
-    pub fn new(out: W) -> Self {
-        let mut b = tar::Builder::new(out);
-        b.follow_symlinks(false);
-        TarWriter {
-            b,
-            links: HashMap::new(),
-        }
-    }
-
-    pub fn finish(self) -> Result<W, ArchiveError> {
-        self.b.into_inner().map_err(ArchiveError::WriteTar)
-    }
-
-    /// Appends an entry named exactly `name` (the builder's own path
-    /// setters drop `./` components, which docker's client needs on the
-    /// entries of a `/.` copy: it rebases them by replacing the first
-    /// `.`). Names and link targets longer than the header's 100 bytes go
-    /// in GNU long-name entries before it.
-    fn append(
-        &mut self,
-        mut h: tar::Header,
-        name: &str,
-        link: Option<&str>,
-        data: impl Read,
-    ) -> Result<(), ArchiveError> {
-        if name.len() > 100 {
-            self.long_name(tar::EntryType::GNULongName, name)?;
-        }
-        if let Some(l) = link.filter(|l| l.len() > 100) {
-            self.long_name(tar::EntryType::GNULongLink, l)?;
-        }
-        let old = h.as_old_mut();
-        set_raw(&mut old.name, name);
-        if let Some(l) = link {
-            set_raw(&mut old.linkname, l);
-        }
-        h.set_cksum();
-        self.b.append(&h, data).map_err(ArchiveError::WriteTar)
-    }
-
-    fn long_name(&mut self, kind: tar::EntryType, value: &str) -> Result<(), ArchiveError> {
-        let mut h = tar::Header::new_gnu();
-        set_raw(&mut h.as_old_mut().name, "././@LongLink");
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_entry_type(kind);
-        let mut data = value.as_bytes().to_vec();
-        data.push(0);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        self.b.append(&h, &data[..]).map_err(ArchiveError::WriteTar)
-    }
-
-    /// Adds `name` of directory `parent` (`.`: `parent` itself) as
-    /// `arch`, and everything below it.
-    pub fn add(&mut self, parent: &OwnedFd, name: &str, arch: &str) -> Result<(), ArchiveError> {
-        let st = match statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            // Gone since the directory was listed: a running container
-            // changes its files while they are archived.
-            Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(errno("stat", arch)(e)),
-        };
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(u64::from(st.st_uid));
-        h.set_gid(u64::from(st.st_gid));
-        h.set_mtime(st.st_mtime.max(0) as u64);
-        h.set_size(0);
-        let wr = ArchiveError::WriteTar;
-        match FileType::from_raw_mode(st.st_mode) {
-            FileType::Directory => {
-                h.set_entry_type(tar::EntryType::Directory);
-                // The root of an export has no entry of its own.
-                if !arch.is_empty() {
-                    let dir_name = format!("{}/", arch.trim_end_matches('/'));
-                    self.append(h, &dir_name, None, io::empty())?;
-                }
-                let d = openat(
-                    parent,
-                    name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(errno("open directory", arch))?;
-                let mut names = Vec::new();
-                for e in rustix::fs::Dir::read_from(&d).map_err(errno("read directory", arch))? {
-                    let e = e.map_err(errno("read directory", arch))?;
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    if n != "." && n != ".." {
-                        names.push(n);
-                    }
-                }
-                names.sort();
-                for n in names {
-                    let child = if arch.is_empty() {
-                        n.clone()
-                    } else {
-                        format!("{}/{n}", arch.trim_end_matches('/'))
-                    };
-                    self.add(&d, &n, &child)?;
-                }
-            }
-            FileType::RegularFile => {
-                if st.st_nlink > 1 {
-                    let key = (st.st_dev, st.st_ino);
-                    if let Some(first) = self.links.get(&key) {
-                        h.set_entry_type(tar::EntryType::Link);
-                        let first = first.clone();
-                        return self.append(h, arch, Some(&first), io::empty());
-                    }
-                    self.links.insert(key, arch.to_string());
-                }
-                // A running container may swap the file for a fifo (open
-                // would block) or a device node it made (berthd, outside the
-                // device cgroup, would read a host device) since the stat:
-                // open without blocking and only read the very inode that
-                // was stat'ed as a regular file.
-                let f = match openat(
-                    parent,
-                    name,
-                    OFlags::RDONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::NOCTTY
-                        | OFlags::NONBLOCK
-                        | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ) {
-                    Ok(f) => f,
-                    Err(Errno::NOENT) => return Ok(()),
-                    Err(e) => return Err(errno("open", arch)(e)),
-                };
-                let now = rustix::fs::fstat(&f).map_err(errno("stat", arch))?;
-                if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile
-                    || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
-                {
-                    return Err(errno("open", arch)(Errno::AGAIN));
-                }
-                h.set_entry_type(tar::EntryType::Regular);
-                let size = st.st_size.max(0) as u64;
-                h.set_size(size);
-                // Exactly `size` bytes whatever the file does meanwhile:
-                // a shrunk file is padded with zeros, a grown one cut.
-                let data = std::fs::File::from(f).chain(io::repeat(0)).take(size);
-                self.append(h, arch, None, data)?;
-            }
-            FileType::Symlink => {
-                let target = rustix::fs::readlinkat(parent, name, Vec::new())
-                    .map_err(errno("readlink", arch))?;
-                h.set_entry_type(tar::EntryType::Symlink);
-                self.append(h, arch, Some(&target.to_string_lossy()), io::empty())?;
-            }
-            t @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
-                h.set_entry_type(match t {
-                    FileType::CharacterDevice => tar::EntryType::Char,
-                    FileType::BlockDevice => tar::EntryType::Block,
-                    _ => tar::EntryType::Fifo,
-                });
-                if t != FileType::Fifo {
-                    let dev = st.st_rdev;
-                    h.set_device_major(rustix::fs::major(dev)).map_err(wr)?;
-                    h.set_device_minor(rustix::fs::minor(dev)).map_err(wr)?;
-                }
-                self.append(h, arch, None, io::empty())?;
-            }
-            // Sockets cannot be archived (docker skips them too).
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-/// Copies `s` into a NUL-padded header field, cut at its size.
-fn set_raw(field: &mut [u8; 100], s: &str) {
-    let b = s.as_bytes();
-    let n = b.len().min(field.len());
-    field.fill(0);
-    field[..n].copy_from_slice(&b[..n]);
-}
-
 /// Opens the root directory of a mounted rootfs.
 fn open_root(path: &Path) -> Result<OwnedFd, super::Error> {
     rustix::fs::open(
@@ -536,45 +392,173 @@ fn open_root(path: &Path) -> Result<OwnedFd, super::Error> {
     })
 }
 
+/// docker's `checkWritablePath`: a write at `abs` (resolved) goes to the
+/// mount point that holds it (the deepest one), which must be writable;
+/// outside every mount point, to the rootfs.
+pub(crate) fn check_writable(
+    points: &[MountPoint],
+    readonly_rootfs: bool,
+    abs: &str,
+) -> Result<(), ArchiveError> {
+    let holds = |d: &str| {
+        let d = d.trim_end_matches('/');
+        abs == d || abs.strip_prefix(d).is_some_and(|r| r.starts_with('/'))
+    };
+    let deepest = points
+        .iter()
+        .filter(|p| holds(&clean_abs(&p.destination)))
+        .max_by_key(|p| clean_abs(&p.destination).len());
+    match deepest {
+        Some(p) if p.rw => Ok(()),
+        Some(_) => Err(ArchiveError::VolumeReadOnly),
+        None if readonly_rootfs => Err(ArchiveError::ReadOnlyRootfs),
+        None => Ok(()),
+    }
+}
+
+/// What a view is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// `docker cp`: the container's filesystem with its mounts.
+    Copy,
+    /// `docker export`: the rootfs alone.
+    Export,
+}
+
+/// Distinguishes the volume users of concurrent copies.
+static VIEW_SEQ: AtomicU64 = AtomicU64::new(0);
+
 impl Engine {
-    /// Runs `f` with a directory fd of the container's mounted rootfs
-    /// (mounting it for the call when the container is not running; see
-    /// the module doc).
-    pub(crate) async fn with_rootfs<T: Send + 'static>(
+    /// The record's mounts, as a stopped view makes them.
+    fn planned_mounts(&self, rec: &ContainerRecord) -> Vec<view::Planned> {
+        let points = mount_points_of(rec);
+        let tmpfs = rec.host_config.tmpfs.clone().unwrap_or_default();
+        let mounts = view::Mounts {
+            points: &points,
+            tmpfs: &tmpfs,
+            network_files: [
+                ("/etc/resolv.conf", rec.resolv_conf_path.as_str()),
+                ("/etc/hostname", rec.hostname_path.as_str()),
+                ("/etc/hosts", rec.hosts_path.as_str()),
+            ],
+            readonly_rootfs: rec.host_config.readonly_rootfs,
+        };
+        view::plan(&mounts, &|name| self.volumes.data_path(name))
+    }
+
+    /// Opens the view of `c` for `purpose` (see the module doc), its op
+    /// lock held by the caller. Returns the volumes it uses as `user`.
+    async fn open_view(
+        &self,
+        c: &Container,
+        purpose: Purpose,
+        user: &str,
+    ) -> Result<(FsView, Vec<String>), super::Error> {
+        let rec = c.snapshot();
+        let path = rootfs::rootfs_path(&self.containers.data_dir, &c.id);
+        let task = |source| super::Error::Task {
+            op: "open the container's filesystem",
+            source,
+        };
+        if rec.state.running && !rec.state.restarting && rec.state.pid > 0 {
+            let pid = rec.state.pid as i32;
+            if purpose == Purpose::Export && rootfs::is_mounted(&path) {
+                // The rootfs mount the container runs on (the same
+                // superblock), without the container's mounts.
+                return Ok((FsView::plain(open_root(&path)?), Vec::new()));
+            }
+            let shown: Vec<String> = match purpose {
+                Purpose::Copy => self
+                    .planned_mounts(&rec)
+                    .into_iter()
+                    .map(|p| p.destination)
+                    .collect(),
+                Purpose::Export => Vec::new(),
+            };
+            let opened = tokio::task::spawn_blocking(move || view::open_running(pid, &shown))
+                .await
+                .map_err(task)??;
+            if let Some(v) = opened {
+                return Ok((v, Vec::new()));
+            }
+            // Init is gone and its exit not yet handled: the stopped view
+            // below uses the rootfs mount still there.
+        }
+        let planned = match purpose {
+            Purpose::Copy => self.planned_mounts(&rec),
+            Purpose::Export => Vec::new(),
+        };
+        let mounts = self
+            .images
+            .rootfs_mounts(&c.id)
+            .map_err(super::Error::Image)?;
+        // Volumes with options are mounted while they have a user.
+        let mut used = Vec::new();
+        for p in mount_points_of(&rec) {
+            if purpose == Purpose::Copy && p.r#type == "volume" {
+                if let Err(e) = self.volumes.use_volume(user, &p.name) {
+                    let cleanup = self.release_volumes(user, &used);
+                    return Err(super::Error::Volume(e).with_cleanup(cleanup));
+                }
+                used.push(p.name);
+            }
+        }
+        let readonly = rec.host_config.readonly_rootfs;
+        let opened = tokio::task::spawn_blocking(move || {
+            view::open_stopped(&path, mounts, planned, readonly)
+        })
+        .await
+        .map_err(task)
+        .and_then(|r| r.map_err(super::Error::Archive));
+        match opened {
+            Ok(v) => Ok((v, used)),
+            Err(e) => {
+                let cleanup = self.release_volumes(user, &used);
+                Err(e.with_cleanup(cleanup))
+            }
+        }
+    }
+
+    fn release_volumes(&self, user: &str, names: &[String]) -> Result<(), super::Error> {
+        let mut result = Ok(());
+        for n in names {
+            if let Err(e) = self.volumes.unuse(user, n) {
+                result = result.and(Err(super::Error::Volume(e)));
+            }
+        }
+        result
+    }
+
+    /// Runs `f` on a view of `c`'s filesystem (see the module doc). The
+    /// op lock is held only to open the view; the view is pinned (the
+    /// container's `fs_pin`, shared) until `f` returned, so a start or a
+    /// removal waits for the copy while a stop or kill does not.
+    async fn with_view<T: Send + 'static>(
         &self,
         c: &Arc<Container>,
-        f: impl FnOnce(OwnedFd, &Path) -> Result<T, super::Error> + Send + 'static,
+        purpose: Purpose,
+        f: impl FnOnce(&FsView) -> Result<T, super::Error> + Send + 'static,
     ) -> Result<T, super::Error> {
-        let guard = c.op.lock().await;
-        let path = rootfs::rootfs_path(&self.containers.data_dir, &c.id);
-        let run = |fd: OwnedFd| {
-            let path = path.clone();
-            async move {
-                tokio::task::spawn_blocking(move || f(fd, &path))
-                    .await
-                    .map_err(|source| super::Error::Task {
-                        op: "container filesystem",
-                        source,
-                    })?
-            }
-        };
-        if c.record().state.running && rootfs::is_mounted(&path) {
-            // The fd keeps the mount alive if the container stops
-            // meanwhile (the unmount is lazy).
-            let fd = open_root(&path)?;
-            drop(guard);
-            return run(fd).await;
-        }
-        rootfs::mount(&self.images, &c.id, &path)?;
-        let res = match open_root(&path) {
-            Ok(fd) => run(fd).await,
-            Err(e) => Err(e),
-        };
-        let cleanup = rootfs::unmount(&path);
-        drop(guard);
+        let user = format!("{}+copy-{}", c.id, VIEW_SEQ.fetch_add(1, Ordering::Relaxed));
+        let op = c.op.lock().await;
+        // Taken exclusively only under `op`: never waits here.
+        let pin = c.fs_pin.read().await;
+        let opened = self.open_view(c, purpose, &user).await;
+        drop(op);
+        let (view, used) = opened?;
+        let res = tokio::task::spawn_blocking(move || f(&view))
+            .await
+            .map_err(|source| super::Error::Task {
+                op: "container filesystem",
+                source,
+            })
+            .and_then(|r| r);
+        // The view (and its namespace) is gone with the task.
+        let released = self.release_volumes(&user, &used);
+        drop(pin);
         match res {
-            Ok(v) => cleanup.map(|()| v),
-            Err(e) => Err(e.with_cleanup(cleanup)),
+            Ok(v) => released.map(|()| v),
+            Err(e) => Err(e.with_cleanup(released)),
         }
     }
 
@@ -587,9 +571,9 @@ impl Engine {
         let c = self.containers.get(reference)?;
         let p = ArchivePath::parse(path).map_err(super::Error::Archive)?;
         let name = reference.to_string();
-        self.with_rootfs(&c, move |root, _| {
-            let t = locate(&root, &p, &name)?;
-            Ok(path_stat(&root, &p, &t)?)
+        self.with_view(&c, Purpose::Copy, move |v| {
+            let t = locate(v.root(), v.hidden(), &p, &name)?;
+            Ok(path_stat(v.root(), &p, &t)?)
         })
         .await
     }
@@ -607,10 +591,10 @@ impl Engine {
         let p = ArchivePath::parse(path).map_err(super::Error::Archive)?;
         let name = reference.to_string();
         let out = self
-            .with_rootfs(&c, move |root, _| {
-                let t = locate(&root, &p, &name)?;
-                on_stat(&path_stat(&root, &p, &t)?);
-                let mut w = TarWriter::new(out);
+            .with_view(&c, Purpose::Copy, move |v| {
+                let t = locate(v.root(), v.hidden(), &p, &name)?;
+                on_stat(&path_stat(v.root(), &p, &t)?);
+                let mut w = TarWriter::new(out).hiding(v.hidden());
                 // Tar names are relative: the root itself is ".".
                 let arch = if p.name == "/" { "." } else { p.name.as_str() };
                 w.add(&t.parent, &t.name, arch)?;
@@ -625,7 +609,8 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/export`: the container's whole filesystem
-    /// as a tar (names relative to `/`, without a `./` prefix).
+    /// as a tar (names relative to `/`, without a `./` prefix), its
+    /// rootfs without the mounts, as docker exports it.
     pub async fn container_export<W: Write + Send + 'static>(
         &self,
         reference: &str,
@@ -633,9 +618,9 @@ impl Engine {
     ) -> Result<W, super::Error> {
         let c = self.containers.get(reference)?;
         let w = self
-            .with_rootfs(&c, move |root, _| {
-                let mut w = TarWriter::new(out);
-                w.add(&root, ".", "")?;
+            .with_view(&c, Purpose::Export, move |v| {
+                let mut w = TarWriter::new(out).hiding(v.hidden());
+                w.add(v.root(), ".", "")?;
                 let mut out = w.finish()?;
                 out.flush()
                     .map_err(|e| super::Error::Archive(ArchiveError::WriteTar(e)))?;
@@ -647,52 +632,94 @@ impl Engine {
     }
 
     /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`:
-    /// extracts the tar `input` at the directory `path`.
+    /// extracts the tar `input` at the directory `path` (symlinks in it
+    /// followed in the container, the last one too, as docker does so a
+    /// link to a directory can be copied into).
     pub async fn container_extract<R: Read + Send + 'static>(
         &self,
         reference: &str,
         path: &str,
         opts: ExtractOptions,
-        input: R,
+        mut input: R,
     ) -> Result<(), super::Error> {
         let c = self.containers.get(reference)?;
         let p = ArchivePath::parse(path).map_err(super::Error::Archive)?;
-        let (readonly, user) = {
-            let r = c.record();
-            (r.host_config.readonly_rootfs, r.config.user.clone())
+        let r = c.snapshot();
+        let to = Destination {
+            path: p,
+            container: reference.to_string(),
+            points: mount_points_of(&r),
+            readonly_rootfs: r.host_config.readonly_rootfs,
+            user: r.config.user,
         };
-        if readonly {
-            return Err(super::Error::Archive(ArchiveError::ReadOnlyRootfs));
-        }
-        let name = reference.to_string();
-        self.with_rootfs(&c, move |root, root_path| {
-            let map = |e: Errno| match e {
-                Errno::NOENT => ArchiveError::NotFound {
-                    path: p.abs.clone(),
-                    container: name.clone(),
-                },
-                Errno::NOTDIR => ArchiveError::NotADirectory,
-                e => errno("resolve", &p.abs)(e),
-            };
-            let dest =
-                open_in_root(&root, &p.abs, OFlags::RDONLY | OFlags::DIRECTORY).map_err(map)?;
-            let owner = if opts.copy_uid_gid && !user.is_empty() {
-                let u = crate::oci::resolve_user(root_path, &user, &[]).map_err(|source| {
-                    ArchiveError::User {
-                        user: user.clone(),
-                        source,
-                    }
-                })?;
-                Some((u.uid, u.gid))
-            } else {
-                None
-            };
-            super::extract::extract(dest.as_fd(), input, &opts, owner)?;
-            Ok(())
+        self.with_view(&c, Purpose::Copy, move |v| {
+            let res = to.extract(v, &mut input, &opts);
+            if res.is_err() {
+                // As dockerd does: the rest of the upload is read and
+                // dropped, so the client gets to read the error instead of
+                // a broken pipe. The upload's own errors do not matter
+                // next to the one reported.
+                let _ = io::copy(&mut input, &mut io::sink());
+            }
+            Ok(res?)
         })
         .await?;
         self.container_event(&c, "extract-to-dir", &[]);
         Ok(())
+    }
+}
+
+/// Where a PUT extracts, and what decides whether it may.
+struct Destination {
+    path: ArchivePath,
+    container: String,
+    points: Vec<MountPoint>,
+    readonly_rootfs: bool,
+    /// `Config.User`, for `copyUIDGID`.
+    user: String,
+}
+
+impl Destination {
+    fn extract(
+        &self,
+        v: &FsView,
+        input: impl Read,
+        opts: &ExtractOptions,
+    ) -> Result<(), ArchiveError> {
+        let root = v.root();
+        let abs = &self.path.abs;
+        let map = |e: Errno| match e {
+            Errno::NOENT => ArchiveError::NotFound {
+                path: abs.clone(),
+                container: self.container.clone(),
+            },
+            Errno::NOTDIR => ArchiveError::NotADirectory,
+            e => errno("resolve", abs)(e),
+        };
+        let resolved = resolve_in_root(root, abs).map_err(map)?;
+        let dest =
+            open_in_root(root, &resolved, OFlags::RDONLY | OFlags::DIRECTORY).map_err(map)?;
+        if mount_state(v.hidden(), dest.as_fd(), "").map_err(map)? != MountState::Shown {
+            return Err(ArchiveError::RuntimeMount { path: resolved });
+        }
+        check_writable(&self.points, self.readonly_rootfs, &resolved)?;
+        let owner = if opts.copy_uid_gid && !self.user.is_empty() {
+            let u =
+                crate::oci::resolve_user(&v.root_path(), &self.user, &[]).map_err(|source| {
+                    ArchiveError::User {
+                        user: self.user.clone(),
+                        source,
+                    }
+                })?;
+            Some((u.uid, u.gid))
+        } else {
+            None
+        };
+        let scope = Scope {
+            root: root.as_fd(),
+            hidden: v.hidden(),
+        };
+        super::extract::extract(&scope, &resolved, input, opts, owner)
     }
 }
 

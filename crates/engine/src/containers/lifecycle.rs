@@ -135,6 +135,10 @@ impl Engine {
     /// Starts the container (its op lock held): mount, bundle, shim,
     /// pending attaches, `start`, monitor.
     pub(crate) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), Error> {
+        // A `docker cp` still using the filesystem of the last run (or of
+        // the stopped container) finishes first: its rootfs mount and the
+        // one made below must not be two at a time.
+        drop(c.fs_pin.write().await);
         self.cleanup_locked(c).await?;
         let rec = c.snapshot();
         let id = rec.id.clone();
@@ -263,7 +267,11 @@ impl Engine {
             log,
             terminal: rec.config.tty,
             stdin: rec.config.open_stdin,
-            stdin_once: rec.config.stdin_once,
+            // With a terminal, a client going away (a detach with the
+            // detach keys, a closed CLI) never closes the container's
+            // stdin, so a later attach can type into it (moby's attach
+            // closes stdin on disconnect only for non-TTY containers).
+            stdin_once: rec.config.stdin_once && !rec.config.tty,
         };
         // Addresses are reserved and /etc/hosts written before the
         // runtime's create bind-mounts it.

@@ -88,6 +88,8 @@ impl Engine {
                 }
             }
         }
+        // A `docker cp` still using the container's files finishes first.
+        drop(c.fs_pin.write().await);
         c.update(|r| r.state.removing = true)?;
         if let Err(e) = self.remove_files(c).await {
             let recorded = c.update(|r| {

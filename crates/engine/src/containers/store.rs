@@ -9,12 +9,27 @@
 //!
 //! In memory a container is a [`Container`]: its record behind a short
 //! std mutex (readers such as list and inspect never wait for a slow
-//! operation), an operation lock (tokio mutex) that serializes state
-//! changes (start, stop, kill, remove, ...), and a watch channel that
-//! tells waiters about exits and removal.
+//! operation, nor for the disk), an operation lock (tokio mutex) that
+//! serializes state changes (start, stop, kill, remove, ...), and a watch
+//! channel that tells waiters about exits and removal.
+//!
+//! # Record writes
+//!
+//! A change is applied to the record under its mutex and numbered there;
+//! the write happens after the mutex is released, under a second mutex
+//! that serializes the writes of one container. A writer serializes the
+//! record as it is *then* (so it carries every change numbered so far)
+//! and notes the newest number it made durable; a writer whose change is
+//! already covered by a durable write returns at once. So the file never
+//! goes back to an older record, concurrent updates share one fsync, and
+//! an update returns only once its change is on disk. The fsync blocks
+//! the calling thread: on a worker of tokio's multi-thread runtime the
+//! write runs under `block_in_place`, so the worker's other tasks move to
+//! another thread instead of waiting for the disk.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use berth_api_types::container::{Config, HostConfig};
@@ -164,6 +179,26 @@ pub struct Container {
     pub generation: std::sync::atomic::AtomicU64,
     /// Wakes a restart policy's back-off when a stop or kill cancels it.
     pub restart_wake: tokio::sync::Notify,
+    /// Held shared by each `docker cp` / export while it uses the
+    /// container's filesystem (taken under `op`, kept after `op` is
+    /// released, so a slow client never holds `op`); a start and a removal
+    /// take it exclusively, under `op`, before they mount or delete the
+    /// rootfs: two overlay mounts of one upper directory at a time are
+    /// undefined behaviour (overlayfs), and a removal must not delete files
+    /// under a copy.
+    pub fs_pin: tokio::sync::RwLock<()>,
+    /// Numbers the record changes (see the module doc); bumped under the
+    /// record's mutex.
+    changes: AtomicU64,
+    /// Serializes record writes; what they put on disk.
+    disk: Mutex<DiskMark>,
+}
+
+/// The newest record change in the file, and in the file durably.
+#[derive(Debug, Default)]
+struct DiskMark {
+    written: u64,
+    durable: u64,
 }
 
 impl Container {
@@ -185,12 +220,15 @@ impl Container {
             pending_attach: Mutex::new(Vec::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             restart_wake: tokio::sync::Notify::new(),
+            fs_pin: tokio::sync::RwLock::new(()),
+            changes: AtomicU64::new(0),
+            disk: Mutex::new(DiskMark::default()),
         }
     }
 
-    /// The record, for reading or for a change that the caller then
-    /// writes with [`write_record`] ([`Container::update`] does both).
-    /// Never held across an await.
+    /// The record, for reading; changes go through [`Container::update`]
+    /// and its variants, which number them for the writer. Never held
+    /// across an await.
     pub fn record(&self) -> MutexGuard<'_, ContainerRecord> {
         // A panic while holding the lock leaves a record that is still
         // well-formed data; keep serving it.
@@ -202,12 +240,46 @@ impl Container {
         self.record().clone()
     }
 
-    /// Applies `change` to the record and writes it to disk.
+    /// Applies `change` to the record and writes it to disk, durably,
+    /// without holding the record's mutex during the write (see the
+    /// module doc).
     pub fn update<T>(&self, change: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T, Error> {
+        let (out, seq) = self.change(change);
+        off_worker(|| self.persist(seq, true))?;
+        Ok(out)
+    }
+
+    /// Applies `change` under the record's mutex and numbers it.
+    fn change<T>(&self, change: impl FnOnce(&mut ContainerRecord) -> T) -> (T, u64) {
         let mut rec = self.record();
         let out = change(&mut rec);
-        write_record(&self.dir, &rec)?;
-        Ok(out)
+        (out, self.changes.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    /// Makes change `seq` reach the file (`durable`: and the disk), by
+    /// writing the record as it is now unless a write that covers `seq`
+    /// was done already.
+    fn persist(&self, seq: u64, durable: bool) -> Result<(), Error> {
+        let mut disk = self.disk.lock().unwrap_or_else(|e| e.into_inner());
+        if disk.durable >= seq || (!durable && disk.written >= seq) {
+            return Ok(());
+        }
+        let (bytes, newest) = {
+            let rec = self.record();
+            // Records are plain data with string keys: serialization
+            // cannot fail.
+            let bytes = serde_json::to_vec(&*rec).unwrap_or_default();
+            (bytes, self.changes.load(Ordering::SeqCst))
+        };
+        let path = self.dir.join(RECORD_FILE);
+        if durable {
+            write_atomic(&path, &bytes)?;
+            disk.durable = newest;
+        } else {
+            replace_unsynced(&path, &bytes)?;
+        }
+        disk.written = newest;
+        Ok(())
     }
 
     /// Applies `change` to the record and writes it to disk atomically but
@@ -220,11 +292,9 @@ impl Container {
         &self,
         change: impl FnOnce(&mut ContainerRecord) -> T,
     ) -> Result<T, Error> {
-        let mut rec = self.record();
-        let out = change(&mut rec);
-        // Records are plain data with string keys: serialization cannot fail.
-        let bytes = serde_json::to_vec(&*rec).unwrap_or_default();
-        replace_unsynced(&self.dir.join(RECORD_FILE), &bytes)?;
+        let (out, seq) = self.change(change);
+        // It may wait for another update's fsync.
+        off_worker(|| self.persist(seq, false))?;
         Ok(out)
     }
 
@@ -240,6 +310,19 @@ impl Container {
     /// Tells waiters about the current run state.
     pub fn notify(&self, change: impl FnOnce(&mut Lifecycle)) {
         self.lifecycle.send_modify(change);
+    }
+}
+
+/// Runs the blocking `f` so that it does not hold up other tasks: under
+/// `block_in_place` on tokio's multi-thread runtime, directly elsewhere
+/// (a plain thread, the blocking pool, a current-thread runtime, where
+/// `block_in_place` is not allowed).
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -272,8 +355,9 @@ pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let path = path.to_path_buf();
         move |source| Error::Io { op, path, source }
     };
-    // The record's mutex is held by the caller, so one temp name per
-    // process cannot be written twice at once.
+    // Callers serialize the writes of one path (the record's under the
+    // container's write mutex, its derived files under its op lock), so
+    // one temp name per process cannot be written twice at once.
     let written = fs::write(&tmp, bytes).map_err(io("write", &tmp));
     let renamed = written.and_then(|()| fs::rename(&tmp, path).map_err(io("rename into", path)));
     if renamed.is_err() {
@@ -429,6 +513,150 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(RECORD_FILE)]);
+    }
+
+    /// A small ext4 filesystem on a loop device, mounted on a temp dir,
+    /// that can be frozen (fsfreeze(8)): every write and fsync on it then
+    /// waits until it is thawed, like a disk that stopped answering.
+    /// Thawed and unmounted on drop.
+    struct FreezableFs {
+        _tmp: tempfile::TempDir,
+        mnt: PathBuf,
+    }
+
+    fn run(cmd: &str, args: &[&std::ffi::OsStr]) -> bool {
+        std::process::Command::new(cmd)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    impl FreezableFs {
+        fn new() -> FreezableFs {
+            let tmp = tempfile::tempdir().unwrap();
+            let img = tmp.path().join("fs.img");
+            let mnt = tmp.path().join("mnt");
+            fs::create_dir(&mnt).unwrap();
+            fs::File::create(&img).unwrap().set_len(32 << 20).unwrap();
+            assert!(run(
+                "mkfs.ext4",
+                &["-q".as_ref(), "-F".as_ref(), img.as_ref()]
+            ));
+            assert!(run(
+                "mount",
+                &["-o".as_ref(), "loop".as_ref(), img.as_ref(), mnt.as_ref()]
+            ));
+            FreezableFs { _tmp: tmp, mnt }
+        }
+
+        fn freeze(&self, frozen: bool) {
+            let flag = if frozen { "-f" } else { "-u" };
+            assert!(run("fsfreeze", &[flag.as_ref(), self.mnt.as_ref()]));
+        }
+    }
+
+    impl Drop for FreezableFs {
+        fn drop(&mut self) {
+            // Not frozen (any more) is fine: thawing is best effort here.
+            run("fsfreeze", &["-u".as_ref(), self.mnt.as_ref()]);
+            // The loop device goes with the mount (autoclear).
+            run("umount", &["-l".as_ref(), self.mnt.as_ref()]);
+        }
+    }
+
+    #[test]
+    fn a_stalled_disk_holds_up_neither_readers_nor_the_runtime() {
+        if !testkit::require_root() {
+            return;
+        }
+        use std::sync::Arc;
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+        // Declared before the filesystem: dropped after its thaw, so a
+        // failing run still lets the blocked write finish.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let disk = FreezableFs::new();
+        let dir = disk.mnt.join("aaa");
+        fs::create_dir(&dir).unwrap();
+        write_record(&dir, &record("aaa")).unwrap();
+        let c = Arc::new(Container::new(record("aaa"), dir.clone()));
+
+        disk.freeze(true);
+        // An update on the runtime's only worker: its write waits for the
+        // thaw.
+        let writer = {
+            let c = c.clone();
+            rt.spawn(async move { c.update(|r| r.restart_count = 7) })
+        };
+        // A reader sees the change without waiting for the disk.
+        let (tx, rx) = channel();
+        let reader = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                while c.record().restart_count != 7 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let _ = tx.send(());
+            })
+        };
+        let read = rx.recv_timeout(Duration::from_secs(5));
+        // Another task of the runtime still runs.
+        let (tx, rx) = channel();
+        rt.spawn(async move {
+            let _ = tx.send(());
+        });
+        let ran = rx.recv_timeout(Duration::from_secs(5));
+        let waiting = !writer.is_finished();
+        disk.freeze(false);
+        read.expect("a reader of the record waited for the disk");
+        ran.expect("the runtime stalled behind a record write");
+        assert!(waiting, "the write did not wait for the frozen disk");
+        rt.block_on(writer).unwrap().unwrap();
+        reader.join().unwrap();
+        let (on_disk, _) = load_all(&disk.mnt).unwrap();
+        assert_eq!(on_disk[0].restart_count, 7);
+    }
+
+    #[test]
+    fn concurrent_updates_leave_the_newest_record_on_disk() {
+        use std::sync::Arc;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("aaa");
+        fs::create_dir(&dir).unwrap();
+        write_record(&dir, &record("aaa")).unwrap();
+        let c = Arc::new(Container::new(record("aaa"), dir.clone()));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        if (t + i) % 3 == 0 {
+                            c.update_unsynced(|r| r.restart_count += 1).unwrap();
+                        } else {
+                            c.update(|r| r.restart_count += 1).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let (on_disk, broken) = load_all(tmp.path()).unwrap();
+        assert!(broken.is_empty());
+        assert_eq!(on_disk[0].restart_count, 200);
+        assert_eq!(c.record().restart_count, 200);
+        // An unsynced write followed by an older durable one: the durable
+        // write carries the newest record, never the older snapshot.
+        c.update_unsynced(|r| r.restart_count = 1000).unwrap();
+        c.update(|r| r.restart_count += 1).unwrap();
+        let (on_disk, _) = load_all(tmp.path()).unwrap();
+        assert_eq!(on_disk[0].restart_count, 1001);
     }
 
     #[test]

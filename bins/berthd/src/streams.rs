@@ -12,17 +12,59 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 /// A request body as a byte stream (trailers are ignored).
+///
+/// Dropped before the end (the handler refused the request after reading
+/// part of it, or none), the rest of the body is read and thrown away in
+/// the background, up to [`DRAIN_LIMIT`]: a client still sending (docker
+/// import, load, cp) then gets to read the error answer instead of a
+/// broken pipe, as with dockerd.
 pub struct IncomingReader {
-    body: Incoming,
+    body: Option<Incoming>,
     buf: Bytes,
+    done: bool,
 }
+
+/// The most a refused request's body is drained before the connection is
+/// dropped instead.
+pub const DRAIN_LIMIT: u64 = 1 << 30;
 
 impl IncomingReader {
     pub fn new(body: Incoming) -> IncomingReader {
         IncomingReader {
-            body,
+            body: Some(body),
             buf: Bytes::new(),
+            done: false,
         }
+    }
+}
+
+impl Drop for IncomingReader {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(mut body) = self.body.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let mut seen: u64 = 0;
+            let drain = async {
+                while let Some(Ok(frame)) =
+                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                {
+                    if let Ok(d) = frame.into_data() {
+                        seen += d.len() as u64;
+                        if seen > DRAIN_LIMIT {
+                            return;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), drain).await;
+        });
     }
 }
 
@@ -39,8 +81,14 @@ impl AsyncRead for IncomingReader {
                 self.buf.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
-                None => return Poll::Ready(Ok(())),
+            let Some(body) = self.body.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            match ready!(Pin::new(body).poll_frame(cx)) {
+                None => {
+                    self.done = true;
+                    return Poll::Ready(Ok(()));
+                }
                 Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {

@@ -106,7 +106,7 @@ pub enum Error {
     RootfsExists(String),
     #[error("rootfs {0:?}: not found")]
     NoSuchRootfs(String),
-    #[error("import: {0}")]
+    #[error("{0}")]
     Import(#[source] Box<ImportError>),
     #[error("load: {0}")]
     Load(#[source] Box<OciLayoutError>),

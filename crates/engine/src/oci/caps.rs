@@ -132,6 +132,35 @@ pub(crate) fn tweak(
     Ok(caps)
 }
 
+/// The daemon's own bounding set (`CapBnd` in /proc/self/status): a
+/// process cannot be given a capability its creator does not hold
+/// (capabilities(7)), so a daemon running with a reduced bounding set (a
+/// container host that dropped CAP_SYS_RESOURCE, say) grants
+/// `--privileged`, `--cap-add ALL` and `exec --privileged` what it has
+/// instead of failing every such start with EPERM.
+fn daemon_bounding() -> u64 {
+    static BOUNDING: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BOUNDING.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapBnd:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+            .unwrap_or(u64::MAX)
+    })
+}
+
+/// Whether the daemon holds capability `name` (unknown names: yes, so
+/// they fail with their own error later).
+pub(crate) fn held_by_daemon(name: &str) -> bool {
+    match ALL.iter().position(|c| *c == name) {
+        Some(bit) => daemon_bounding() & (1u64 << bit) != 0,
+        None => true,
+    }
+}
+
 /// A validated capability name as oci-spec's type.
 pub(crate) fn to_oci(name: &str) -> Result<Capability, SpecError> {
     let bare = name.strip_prefix("CAP_").unwrap_or(name);

@@ -89,6 +89,7 @@ pub(crate) fn capability_sets(
 ) -> Result<LinuxCapabilities, SpecError> {
     let set = names
         .iter()
+        .filter(|name| caps::held_by_daemon(name))
         .map(|name| caps::to_oci(name))
         .collect::<Result<std::collections::HashSet<Capability>, _>>()?;
     let mut sets: LinuxCapabilities = blank("capabilities", serde_json::json!({}))?;

@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
 # berth's main job on a fresh machine: build, start berthd (or use the one
 # already running), import a busybox image made from Debian's busybox-static,
-# and run a container through the daemon with the docker CLI, printing its
-# output. berthd keeps running afterwards, like a system daemon:
+# and run containers through the daemon with berth's own CLI (a published
+# port answered from the host, then a container that prints who it is).
+# berthd keeps running afterwards, like a system daemon:
 #   data root /var/lib/berth, exec root /run/berth, socket /run/berth/berth.sock,
 #   log /run/berth/berthd.log; stop it with: kill "$(cat /run/berthd.pid)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release -p berthd -p berth-shim -p berth-runc
+cargo build --release -p berthd -p berth-shim -p berth-runc -p berth
 # berth-init (for --init) is linked statically: it runs inside any image.
 cargo rustc --release -p berth-init --bin berth-init -- -C target-feature=+crt-static
 bin="$PWD/target/release"
 sock=/run/berth/berth.sock
 export DOCKER_HOST="unix://$sock"
-docker_cli="$(command -v docker || true)"
-if [ -z "$docker_cli" ]; then
-  echo "the docker CLI is not on PATH; berth's own CLI is not written yet" >&2
-  exit 1
-fi
+# berth's CLI takes docker's commands and flags (the docker CLI works too).
+docker_cli="$bin/berth"
 if ! "$docker_cli" version >/dev/null 2>&1; then
   mkdir -p /run/berth
   nohup "$bin/berthd" >/run/berth/berthd.log 2>&1 &
@@ -36,4 +34,10 @@ if ! "$docker_cli" image inspect busybox >/dev/null 2>&1; then
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   tar -C "$rootfs" -c . | "$docker_cli" import -c 'CMD ["sh"]' - busybox
 fi
-"$docker_cli" run --rm busybox sh -c 'echo "hello from container $(hostname), pid $$, as $(id -un)"; ps'
+"$docker_cli" rm -f berth-demo-web >/dev/null 2>&1 || true
+"$docker_cli" run -d --name berth-demo-web -p 127.0.0.1::80 busybox \
+  sh -c 'mkdir /www && echo "hello over the bridge from $(hostname)" >/www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+port="$("$docker_cli" port berth-demo-web 80 | sed 's/.*://')"
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+"$docker_cli" rm -f berth-demo-web >/dev/null
+"$docker_cli" run --rm busybox sh -c 'echo "hello from container $(hostname), pid $$, as $(id -un), address $(ip -4 -o addr show eth0 | awk "{print \$4}")"; ps'

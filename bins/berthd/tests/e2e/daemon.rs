@@ -30,7 +30,11 @@ fn refuses(layout: &Layout, extra: &[&str]) -> String {
 #[test]
 fn configuration_mistakes_are_refused_with_dockerds_words() {
     let l = Layout::new();
-    std::fs::write(l.config_file(), r#"{"debug": true, "fixed-cidr": "10.0.0.0/24"}"#).unwrap();
+    std::fs::write(
+        l.config_file(),
+        r#"{"debug": true, "fixed-cidr": "10.0.0.0/24"}"#,
+    )
+    .unwrap();
     let err = refuses(&l, &[]);
     assert!(
         err.contains("the following directives don't match any configuration option: fixed-cidr"),

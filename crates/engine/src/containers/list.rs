@@ -1,6 +1,5 @@
 //! `GET /containers/json`: containers as docker lists them.
 
-
 use berth_api_types::container::{Port, Summary, SummaryHostConfig, SummaryNetworkSettings};
 use berth_api_types::filters::{Filters, FiltersError};
 

@@ -134,7 +134,10 @@ pub async fn restore(engine: &Arc<Engine>) {
                 // Its addresses, published ports and DNS server come back;
                 // the interfaces never went away.
                 if let Err(e) = engine.networks.restore(&c.record()) {
-                    warn(format_args!("restore networking of container {}: {e}", c.id));
+                    warn(format_args!(
+                        "restore networking of container {}: {e}",
+                        c.id
+                    ));
                 }
             }
             Found::Exited(exit) => {

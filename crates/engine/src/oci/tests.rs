@@ -398,10 +398,7 @@ fn readonly_and_privileged_mount_flags() {
     let bounding = privileged["process"]["capabilities"]["bounding"]
         .as_array()
         .unwrap();
-    let held = caps::ALL
-        .iter()
-        .filter(|c| caps::held_by_daemon(c))
-        .count();
+    let held = caps::ALL.iter().filter(|c| caps::held_by_daemon(c)).count();
     assert_eq!(bounding.len(), held);
 }
 

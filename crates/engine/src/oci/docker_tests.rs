@@ -37,6 +37,10 @@ fn normalize(mut spec: Value) -> Value {
                 .unwrap()
                 .iter()
                 .map(|v| v.as_str().unwrap().to_string())
+                // berth grants only what the daemon holds (dockerd asks for
+                // all and fails where the host dropped one from its
+                // bounding set): compare on what this host can grant.
+                .filter(|n| super::caps::held_by_daemon(n))
                 .collect();
             names.sort();
             names.dedup();

@@ -80,6 +80,7 @@ fn run() -> CliResult {
     let ctx = Ctx {
         client,
         config: config::load(&config_dir),
+        config_dir,
         path,
         cmd,
     };
@@ -121,6 +122,11 @@ async fn dispatch(ctx: &Ctx, c: &Cmd, debug: bool) -> CliResult {
         Cmd::Version(a) => system::version(ctx, a).await,
         Cmd::Info(a) => system::info(ctx, a, debug).await,
         Cmd::Attach(a) => streams::attach(ctx, a).await,
+        Cmd::Build(a) => build::build(ctx, a).await,
+        Cmd::Login(a) => registry::login(ctx, a).await,
+        Cmd::Logout(a) => registry::logout(ctx, a).await,
+        Cmd::Pull(a) => registry::pull(ctx, a).await,
+        Cmd::Push(a) => registry::push(ctx, a).await,
         Cmd::Commit(a) => image_ops::commit(ctx, a).await,
         Cmd::Cp(a) => cp::cp(ctx, a).await,
         Cmd::Diff(a) => inspect::diff(ctx, a).await,
@@ -194,12 +200,15 @@ async fn container(ctx: &Ctx, c: &ContainerCmd) -> CliResult {
 async fn image(ctx: &Ctx, c: &ImageCmd) -> CliResult {
     use cmd::*;
     match c {
+        ImageCmd::Build(a) => build::build(ctx, a).await,
         ImageCmd::History(a) => images::history(ctx, a).await,
         ImageCmd::Import(a) => image_ops::import(ctx, a).await,
         ImageCmd::Inspect(a) => inspect::typed(ctx, a, "image").await,
         ImageCmd::Load(a) => image_ops::load(ctx, a).await,
         ImageCmd::Ls(a) => images::run(ctx, a).await,
         ImageCmd::Prune(a) => image_ops::image_prune(ctx, a).await,
+        ImageCmd::Pull(a) => registry::pull(ctx, a).await,
+        ImageCmd::Push(a) => registry::push(ctx, a).await,
         ImageCmd::Rm(a) => image_ops::rmi(ctx, a).await,
         ImageCmd::Save(a) => image_ops::save(ctx, a).await,
         ImageCmd::Tag(a) => image_ops::tag(ctx, a).await,

@@ -9,7 +9,9 @@ use berth_api_types::container::{
 use berth_api_types::exec;
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{self, DeleteItem, HistoryItem};
-use berth_api_types::system::{DiskUsage, Info, Version};
+use berth_api_types::system::{
+    AuthConfig, AuthResponse, DiskUsage, Info, REGISTRY_AUTH_HEADER, Version,
+};
 use hyper::body::Incoming;
 use serde_json::Value;
 
@@ -385,6 +387,57 @@ impl Client {
             .query_opt("filters", filters_param(filters))
             .json()
             .await
+    }
+}
+
+/// What [`Client::image_pull`] and [`Client::image_push`] send besides the name.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions<'a> {
+    /// The tag or digest (`tag` parameter); `None` for every tag of the repository.
+    pub tag: Option<&'a str>,
+    /// `os[/arch[/variant]]`, or for a push docker's JSON platform object.
+    pub platform: Option<&'a str>,
+    /// The `X-Registry-Auth` value ([`AuthConfig::to_header_value`]); `e30=` (`{}`)
+    /// when there are no credentials.
+    pub auth: &'a str,
+}
+
+impl Client {
+    /// `POST /images/create?fromImage=&tag=&platform=`: a pull. The response is the
+    /// JSON-message stream (read it with [`crate::stream::JsonStream`]); a 401 means
+    /// the registry wants credentials (the caller may ask for some and retry).
+    pub async fn image_pull(
+        &self,
+        from_image: &str,
+        o: &RegistryOptions<'_>,
+    ) -> Result<http::Response<Incoming>, Error> {
+        self.post("/images/create")
+            .query("fromImage", from_image)
+            .query_opt("tag", o.tag)
+            .query_opt("platform", o.platform)
+            .header(REGISTRY_AUTH_HEADER, o.auth)
+            .send()
+            .await
+    }
+
+    /// `POST /images/{name}/push?tag=&platform=`: a push, answered like
+    /// [`Client::image_pull`].
+    pub async fn image_push(
+        &self,
+        name: &str,
+        o: &RegistryOptions<'_>,
+    ) -> Result<http::Response<Incoming>, Error> {
+        self.post(format!("/images/{}/push", image_seg(name)))
+            .query_opt("tag", o.tag)
+            .query_opt("platform", o.platform)
+            .header(REGISTRY_AUTH_HEADER, o.auth)
+            .send()
+            .await
+    }
+
+    /// `POST /auth`: checks credentials with the registry (through the daemon).
+    pub async fn registry_login(&self, auth: &AuthConfig) -> Result<AuthResponse, Error> {
+        self.post("/auth").json_body(auth)?.json().await
     }
 }
 

@@ -82,6 +82,11 @@ impl Error {
         }
     }
 
+    /// A 401 from the daemon: the registry refused the credentials (or wants some).
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
+
     /// Whether the daemon said 404 (no such container, image, network, ...).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

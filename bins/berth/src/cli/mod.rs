@@ -77,6 +77,16 @@ pub enum Cmd {
     Version(cmd::system::VersionArgs),
     /// Display system-wide information
     Info(cmd::system::InfoArgs),
+    /// Build an image from a Dockerfile
+    Build(cmd::build::BuildArgs),
+    /// Download an image from a registry
+    Pull(cmd::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(cmd::registry::PushArgs),
+    /// Authenticate to a registry
+    Login(cmd::registry::LoginArgs),
+    /// Log out from a registry
+    Logout(cmd::registry::LogoutArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(cmd::streams::AttachArgs),
     /// Create a new image from a container's changes
@@ -210,6 +220,8 @@ pub enum ContainerCmd {
 /// `berth image …`.
 #[derive(Debug, Subcommand)]
 pub enum ImageCmd {
+    /// Build an image from a Dockerfile
+    Build(Box<cmd::build::BuildArgs>),
     /// Show the history of an image
     History(cmd::images::HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -223,6 +235,10 @@ pub enum ImageCmd {
     Ls(cmd::images::ImagesArgs),
     /// Remove unused images
     Prune(cmd::image_ops::ImagePruneArgs),
+    /// Download an image from a registry
+    Pull(cmd::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(cmd::registry::PushArgs),
     /// Remove one or more images
     #[command(alias = "remove", alias = "rmi")]
     Rm(cmd::image_ops::RmiArgs),
@@ -585,8 +601,12 @@ fn source_text(e: &clap::Error) -> String {
 /// Docker's positional-count error (status 1): `berth: 'berth rm' requires at least 1
 /// argument`.
 pub fn arg_count_error(path: &str, cmd: &clap::Command, what: &str) -> CliError {
+    // docker v28's RequiresMaxArgs prints "SRun" (a typo of its own, kept so
+    // scripts see the same text).
     let see = if what.contains("at least") {
         "See"
+    } else if what.contains("at most") {
+        "SRun"
     } else {
         "Run"
     };
@@ -602,6 +622,7 @@ pub enum Arity {
     None,
     Exact(usize),
     Min(usize),
+    Max(usize),
     Range(usize, usize),
 }
 
@@ -617,6 +638,7 @@ pub fn check_arity(
         Arity::None if n > 0 => "accepts no arguments".to_string(),
         Arity::Exact(k) if n != k => format!("requires {k} {}", plural(k)),
         Arity::Min(k) if n < k => format!("requires at least {k} {}", plural(k)),
+        Arity::Max(k) if n > k => format!("requires at most {k} {}", plural(k)),
         Arity::Range(lo, hi) if n < lo || n > hi => {
             format!("requires at least {lo} and at most {hi} {}", plural(hi))
         }

@@ -1,9 +1,7 @@
 //! Image commands that change things: rmi, tag, save, load, import, image prune,
 //! commit. Archives stream through (never held whole in memory).
 
-use berth_client::types::jsonmessage::JsonMessage;
 use clap::Args;
-use tokio::io::AsyncWriteExt;
 
 use super::{Ctx, lifecycle::confirm, out, outln, parse_filters};
 use crate::cli::Arity;
@@ -172,38 +170,29 @@ fn file_body(path: Option<&str>) -> Result<berth_client::Body, CliError> {
     )))
 }
 
-/// Prints a JSON-message stream as docker does when output is not a terminal; the
-/// first error message is the command's error.
+/// Shows a JSON-message stream on stdout as docker does (progress bars on a
+/// terminal, plain lines otherwise); the stream's error is the command's error.
 async fn print_messages(
     resp: http::Response<hyper::body::Incoming>,
     path: &str,
     quiet: bool,
 ) -> CliResult {
-    let mut s = berth_client::stream::JsonStream::<JsonMessage>::new(resp, path);
-    let mut stdout = tokio::io::stdout();
-    while let Some(m) = s.next().await? {
-        if let Some(e) = &m.error_detail {
-            return Err(CliError::new(e.message.clone()));
-        }
-        if !m.error.is_empty() {
-            return Err(CliError::new(m.error));
-        }
-        if quiet {
-            continue;
-        }
-        let line = if !m.stream.is_empty() {
-            m.stream.clone()
-        } else if !m.id.is_empty() {
-            format!("{}: {} {}\n", m.id, m.status, m.progress).replace(" \n", "\n")
-        } else if !m.status.is_empty() {
-            format!("{}\n", m.status)
-        } else {
-            continue;
-        };
-        let _ = stdout.write_all(line.as_bytes()).await;
-    }
-    let _ = stdout.flush().await;
-    Ok(())
+    let mut r = if quiet {
+        super::progress::Renderer::new(
+            Box::new(std::io::sink()) as Box<dyn std::io::Write>,
+            false,
+            200,
+        )
+    } else {
+        let stdout = std::io::stdout();
+        let width = super::progress::width_of(&stdout);
+        super::progress::Renderer::new(
+            Box::new(stdout) as Box<dyn std::io::Write>,
+            super::tty::stdout_is_tty(),
+            width,
+        )
+    };
+    super::progress::display(resp, path, &mut r, &mut |_| {}).await
 }
 
 /// `load` flags.

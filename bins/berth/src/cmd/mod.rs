@@ -1,6 +1,8 @@
 //! The commands, one module per group. Each module defines its clap arguments and an
 //! async `run` over a [`Ctx`].
 
+pub mod build;
+pub mod build_context;
 pub mod container_opts;
 pub mod cp;
 pub mod export;
@@ -12,8 +14,10 @@ pub mod netopts;
 pub mod network;
 pub mod outfile;
 pub mod parse;
+pub mod progress;
 pub mod ps;
 pub mod reference;
+pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod streams;
@@ -35,6 +39,8 @@ use crate::error::CliError;
 pub struct Ctx {
     pub client: Client,
     pub config: ConfigFile,
+    /// The configuration directory (`config.json` and its credentials).
+    pub config_dir: std::path::PathBuf,
     /// The command as typed, for messages (`berth container ls`).
     pub path: String,
     /// The clap command, for usage lines.

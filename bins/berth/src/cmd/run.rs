@@ -8,7 +8,6 @@
 //! `berth: <error>` with a pointer to `--help`.
 
 use berth_client::types::container::CreateRequest;
-use berth_client::types::jsonmessage::JsonMessage;
 use clap::Args;
 
 use super::container_opts::{ContainerOpts, create_request};
@@ -69,27 +68,17 @@ fn status_error(err: &str, cmd: &str) -> CliError {
     with_help(err, cmd, code)
 }
 
-/// The image reference with its default tag, as docker names it in messages.
+/// The image reference with its default tag, as docker names it in messages
+/// (`FamiliarString(TagNameOnly(ref))`).
 fn tagged(image: &str) -> String {
-    let name_part = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || name_part.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
-/// A repository name with docker's defaults: `busybox` → `docker.io/library/busybox`.
-fn normalized_name(name: &str) -> String {
-    let first = name.split('/').next().unwrap_or("");
-    let has_domain =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_domain {
-        name.to_string()
-    } else if name.contains('/') {
-        format!("docker.io/{name}")
-    } else {
-        format!("docker.io/library/{name}")
+    match super::reference::parse_normalized_named(image) {
+        Ok(mut n) => {
+            if n.tag.is_none() && n.digest.is_none() {
+                n.tag = Some("latest".into());
+            }
+            super::registry::familiar_string(&n)
+        }
+        Err(_) => image.to_string(),
     }
 }
 
@@ -186,7 +175,7 @@ async fn create(
     let name = (!o.name.is_empty()).then_some(o.name.as_str());
     let platform = (!o.platform.is_empty()).then_some(o.platform.as_str());
     if o.pull == "always" {
-        pull(ctx, image, o.quiet)
+        pull(ctx, image, platform, o.quiet)
             .await
             .map_err(|e| create_failed(&e.message, cmd))?;
     }
@@ -197,8 +186,10 @@ async fn create(
                 && o.pull == "missing"
                 && e.daemon_message().is_some_and(|m| m.contains("image")) =>
         {
-            eprintln!("Unable to find image '{}' locally", tagged(image));
-            pull(ctx, image, o.quiet)
+            if !o.quiet {
+                eprintln!("Unable to find image '{}' locally", tagged(image));
+            }
+            pull(ctx, image, platform, o.quiet)
                 .await
                 .map_err(|e| create_failed(&e.message, cmd))?;
             ctx.client
@@ -217,39 +208,26 @@ async fn create(
     Ok(resp.id)
 }
 
-/// Pulls `image` through `POST /images/create`, printing the progress lines.
-pub async fn pull(ctx: &Ctx, image: &str, quiet: bool) -> Result<(), CliError> {
-    let (name, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-        Some((n, t)) => (n.to_string(), t.to_string()),
-        None => (image.to_string(), "latest".to_string()),
+/// Pulls `image` for `run`/`create` (docker's `pullImage`): the stored credentials of
+/// its registry, the progress on stderr.
+pub async fn pull(
+    ctx: &Ctx,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let n = super::reference::parse_normalized_named(image).map_err(CliError::new)?;
+    let auth = super::registry::registry_auth(ctx, &n)?;
+    let tag = super::registry::api_tag(&n);
+    let platform = platform.map(str::to_lowercase);
+    let o = berth_client::api::RegistryOptions {
+        tag: Some(&tag),
+        platform: platform.as_deref(),
+        auth: &auth,
     };
-    let name = normalized_name(&name);
-    let resp = ctx
-        .client
-        .post("/images/create")
-        .query("fromImage", &name)
-        .query("tag", &tag)
-        .header("X-Registry-Auth", "e30=")
-        .send()
-        .await?;
-    let mut s = berth_client::stream::JsonStream::<JsonMessage>::new(resp, "/images/create");
-    while let Some(m) = s.next().await? {
-        if let Some(e) = &m.error_detail {
-            return Err(CliError::new(e.message.clone()));
-        }
-        if !m.error.is_empty() {
-            return Err(CliError::new(m.error));
-        }
-        if quiet {
-            continue;
-        }
-        if !m.id.is_empty() {
-            eprintln!("{}: {}", m.id, m.status);
-        } else if !m.status.is_empty() {
-            eprintln!("{}", m.status);
-        }
-    }
-    Ok(())
+    let resp = ctx.client.image_pull(&n.name(), &o).await?;
+    let mut r = super::registry::stderr_renderer(quiet);
+    super::progress::display(resp, "/images/create", &mut r, &mut |_| {}).await
 }
 
 pub async fn create_cmd(ctx: &Ctx, a: &CreateArgs) -> CliResult {
@@ -370,8 +348,6 @@ mod tests {
         assert_eq!(tagged("nope"), "nope:latest");
         assert_eq!(tagged("localhost:5000/a"), "localhost:5000/a:latest");
         assert_eq!(tagged("a:1"), "a:1");
-        assert_eq!(normalized_name("nope"), "docker.io/library/nope");
-        assert_eq!(normalized_name("me/app"), "docker.io/me/app");
-        assert_eq!(normalized_name("localhost:5000/app"), "localhost:5000/app");
+        assert_eq!(tagged("docker.io/library/nope"), "nope:latest");
     }
 }

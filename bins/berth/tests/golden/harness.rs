@@ -115,8 +115,20 @@ impl Daemon {
 
     /// Runs `prog` (berth or docker) against this daemon, with `stdin` as input.
     pub fn cli(&self, prog: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        self.cli_env(prog, args, stdin, &[])
+    }
+
+    /// [`Daemon::cli`] with `env` set as well.
+    pub fn cli_env(
+        &self,
+        prog: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut c = Command::new(prog);
         c.args(args)
+            .envs(env.iter().copied())
             .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("BERTH_HOST")
@@ -304,7 +316,7 @@ pub struct Seen {
     pub stderr: String,
 }
 
-fn seen(o: &Output, berth: bool) -> Seen {
+pub fn seen(o: &Output, berth: bool) -> Seen {
     let fix = |b: &[u8]| {
         let s = String::from_utf8_lossy(b).into_owned();
         if berth { as_docker(&s) } else { s }

@@ -8,9 +8,11 @@
 //! (`cargo build --bins`); without root they skip with a notice.
 
 mod archives;
+mod build;
 mod harness;
 mod lifecycle;
 mod netvol;
 mod outputs;
 mod pty;
+mod registry;
 mod streams;

@@ -20,6 +20,7 @@ mod networks;
 mod pty;
 mod registry;
 mod resources;
+mod stats_stream;
 mod system;
 mod tls;
 mod volumes;

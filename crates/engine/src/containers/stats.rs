@@ -8,9 +8,17 @@
 //! (`memory`, `cpuacct`), otherwise the v2 unified hierarchy. The files
 //! are read directly (the engine does not link the runtime's cgroup code).
 //!
+//! The `networks` counters come from `/proc/<pid>/net/dev` of the init:
+//! `/proc/<pid>/net` shows the network namespace of that process (proc(5)),
+//! so the container's interfaces are read without entering it. Loopback is
+//! left out and a container in the host's namespace has none, as dockerd
+//! reports only the interfaces it put in the sandbox.
+//!
 //! A sample is a [`StatsResponse`] without `precpu_stats`/`preread`; the
 //! stream fills those from the previous sample, which is how the client
-//! computes the CPU percentage (`docker stats`).
+//! computes the CPU percentage (`docker stats`). The stream keeps a
+//! one-second cadence from a fixed start (a slow sample does not push the
+//! next ones back), as dockerd's collector ticks every second.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api_types::container::{
-    BlkioStatEntry, BlkioStats, CpuUsage, MemoryStats, PidsStats, StatsResponse, ThrottlingData,
+    BlkioStatEntry, BlkioStats, CpuUsage, MemoryStats, NetworkStats, PidsStats, StatsResponse,
+    ThrottlingData,
 };
 use tokio::sync::mpsc;
 
@@ -346,6 +355,62 @@ pub fn sample(dirs: &CgroupDirs) -> StatsResponse {
     s
 }
 
+/// The interfaces of a `/proc/<pid>/net/dev` text but `lo`, in docker's
+/// `networks` shape. proc(5): two header lines, then `name: ` and sixteen
+/// counters, receive (bytes packets errs drop fifo frame compressed
+/// multicast) then transmit (bytes packets errs drop fifo colls carrier
+/// compressed).
+pub fn net_dev(text: &str) -> BTreeMap<String, NetworkStats> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().skip(2) {
+        let Some((name, counters)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || name == "lo" {
+            continue;
+        }
+        let v: Vec<u64> = counters
+            .split_whitespace()
+            .map_while(|c| c.parse().ok())
+            .collect();
+        if v.len() < 16 {
+            continue;
+        }
+        out.insert(
+            name.to_string(),
+            NetworkStats {
+                rx_bytes: v[0],
+                rx_packets: v[1],
+                rx_errors: v[2],
+                rx_dropped: v[3],
+                tx_bytes: v[8],
+                tx_packets: v[9],
+                tx_errors: v[10],
+                tx_dropped: v[11],
+                ..NetworkStats::default()
+            },
+        );
+    }
+    out
+}
+
+/// The counters of the network namespace of `pid`, `None` when it is the
+/// daemon's own (host networking) or cannot be read.
+fn networks_of(pid: i64) -> Option<BTreeMap<String, NetworkStats>> {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+    let ours = fs::metadata("/proc/self/ns/net").ok()?;
+    // A namespace is identified by the device and inode of its nsfs file
+    // (namespaces(7)).
+    if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
+        return None;
+    }
+    let text = fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+    let nets = net_dev(&text);
+    (!nets.is_empty()).then_some(nets)
+}
+
 /// docker caps a limit larger than the host's memory at the host's memory.
 fn cap(limit: u64, host: u64) -> u64 {
     if host > 0 && limit > host {
@@ -372,15 +437,17 @@ fn pids(dir: &Path) -> PidsStats {
     }
 }
 
-/// The cgroups of the running container's init, `None` when not running.
-fn container_cgroups(c: &Container) -> Option<CgroupDirs> {
-    let pid = {
-        let r = c.record();
-        if !r.state.running || r.state.restarting || r.state.pid <= 0 {
-            return None;
-        }
-        r.state.pid
-    };
+/// The pid of the running container's init, `None` when not running.
+fn running_pid(c: &Container) -> Option<i64> {
+    let r = c.record();
+    if !r.state.running || r.state.restarting || r.state.pid <= 0 {
+        return None;
+    }
+    Some(r.state.pid)
+}
+
+/// The cgroups of the process `pid`.
+fn cgroups_of(pid: i64) -> Option<CgroupDirs> {
     let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
     cgroup_dirs(&own, &mountinfo)
@@ -388,8 +455,10 @@ fn container_cgroups(c: &Container) -> Option<CgroupDirs> {
 
 /// A sample of `c`, `None` when it is not running.
 fn sample_container(c: &Container) -> Option<StatsResponse> {
-    let dirs = container_cgroups(c)?;
+    let pid = running_pid(c)?;
+    let dirs = cgroups_of(pid)?;
     let mut s = sample(&dirs);
+    s.networks = networks_of(pid);
     let r = c.record();
     s.name = r.name.clone();
     s.id = r.id.clone();
@@ -424,15 +493,16 @@ impl Engine {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut prev: Option<StatsResponse> = None;
-            let mut first = true;
+            // The first tick is immediate. A late tick (a slow sample, a
+            // busy host) is not made up for with a burst of samples: the
+            // next one is a second after it (`Delay`).
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                if !first {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = tx.closed() => return,
-                    }
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = tx.closed() => return,
                 }
-                first = false;
                 let s = match sample_blocking(&c).await {
                     Ok(s) => s,
                     Err(e) => {
@@ -522,5 +592,27 @@ mod tests {
         assert_eq!((bytes[1].op.as_str(), bytes[1].value), ("write", 20));
         assert_eq!(ios.unwrap()[1].value, 2);
         assert_eq!(unescape("/a\\040b"), "/a b");
+    }
+
+    #[test]
+    fn net_dev_counters_by_interface_without_loopback() {
+        let text = "\
+Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0
+  eth0:    1296      16    1    2    0     0          0         0      746       9    3    4    0     0       0          0
+";
+        let n = net_dev(text);
+        assert_eq!(n.len(), 1, "{n:?}");
+        let e = &n["eth0"];
+        assert_eq!(
+            (e.rx_bytes, e.rx_packets, e.rx_errors, e.rx_dropped),
+            (1296, 16, 1, 2)
+        );
+        assert_eq!(
+            (e.tx_bytes, e.tx_packets, e.tx_errors, e.tx_dropped),
+            (746, 9, 3, 4)
+        );
+        assert!(net_dev("garbage\n\nwlan0: 1 2 3\n").is_empty());
     }
 }

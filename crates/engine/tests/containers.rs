@@ -484,8 +484,11 @@ async fn containers_pause_rename_update_prune_and_logs() {
         .container_update(
             "other",
             berth_api_types::container::UpdateConfig {
+                // As with dockerd, a memory limit on a container that had
+                // none needs the swap limit in the same update.
                 resources: berth_api_types::container::Resources {
                     memory: 64 << 20,
+                    memory_swap: 128 << 20,
                     ..Default::default()
                 },
                 ..Default::default()

@@ -162,6 +162,15 @@ impl Leases {
         })
     }
 
+    /// Adds several references to a lease in one write (idempotent).
+    pub fn add_all(
+        &self,
+        id: &str,
+        resources: impl IntoIterator<Item = Resource>,
+    ) -> Result<(), LeaseError> {
+        self.update(id, |l| l.resources.extend(resources))
+    }
+
     /// Drops a reference from a lease (idempotent).
     pub fn remove(&self, id: &str, resource: &Resource) -> Result<(), LeaseError> {
         self.update(id, |l| {

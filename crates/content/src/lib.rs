@@ -11,12 +11,14 @@
 //! what no root and no lease references.
 
 pub mod atomic;
+pub mod batch;
 pub mod digest;
 pub mod gc;
 pub mod lease;
 pub mod store;
 pub mod writer;
 
+pub use batch::Batch;
 pub use digest::{Digest, DigestError, Hasher, HashingReader};
 pub use lease::{Lease, LeaseError, Leases, Resource};
 pub use store::{Committed, ContentError, Info, IngestStatus, ReaderAt, Store};

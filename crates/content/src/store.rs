@@ -310,7 +310,7 @@ impl Store {
         };
         w.reset()?;
         let path = self.ingest_dir(reference);
-        if let Err(e) = io::copy(&mut data, &mut w) {
+        if let Err(e) = crate::batch::copy(&mut data, &mut w) {
             // A one-shot write cannot be resumed by its caller (the source
             // starts at 0 again), so the partial ingest is garbage: remove it.
             return Err(w.discard(ContentError::io("write ingest", &path)(e)));

@@ -189,6 +189,39 @@ impl Writer {
         })
     }
 
+    /// Verifies the ingest as [`Writer::commit`] does (a mismatch discards
+    /// it), starts its writeback, and releases it, kept on disk, for a
+    /// [`crate::batch::Batch`] to commit: its digest and size.
+    pub(crate) fn finish(
+        self,
+        expected_size: Option<u64>,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), ContentError> {
+        let actual = self.hasher.digest();
+        if let Some(size) = expected_size {
+            if size != self.offset {
+                let e = ContentError::SizeMismatch {
+                    reference: self.reference.clone(),
+                    expected: size,
+                    actual: self.offset,
+                };
+                return Err(self.discard(e));
+            }
+        }
+        if let Some(d) = expected {
+            if *d != actual {
+                let e = ContentError::DigestMismatch {
+                    reference: self.reference.clone(),
+                    expected: *d,
+                    actual,
+                };
+                return Err(self.discard(e));
+            }
+        }
+        crate::batch::start_writeback(&self.file);
+        Ok((actual, self.offset))
+    }
+
     /// Removes the ingest (still holding its lock) and returns `err`,
     /// together with any failure to remove.
     pub(crate) fn discard(self, err: ContentError) -> ContentError {

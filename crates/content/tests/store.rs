@@ -345,3 +345,81 @@ fn a_full_disk_fails_the_write_and_leaves_the_store_unchanged() {
         commit(&s, "after", b"still works");
     });
 }
+
+#[test]
+fn a_batch_makes_blobs_visible_only_at_commit() {
+    let (_d, s) = store();
+    let (a, b) = (b"first blob".as_slice(), b"second blob".as_slice());
+    let old = commit(&s, "old", b"already here");
+    let mut batch = s.batch();
+    let ca = batch
+        .write_blob("b-1", a, Some(a.len() as u64), None)
+        .unwrap();
+    assert!(ca.created);
+    assert_eq!(ca.digest, Digest::of(a));
+    // The same bytes again, and a blob the store has: written once.
+    let again = batch.write_blob("b-2", a, None, None).unwrap();
+    assert!(!again.created);
+    let have = batch
+        .write_blob("b-3", &b"already here"[..], None, Some(&old))
+        .unwrap();
+    assert!(!have.created);
+    let cb = batch
+        .write_blob("b-4", b, None, Some(&Digest::of(b)))
+        .unwrap();
+    // Pending: invisible, and one ingest each.
+    assert!(!s.contains(&ca.digest) && !s.contains(&cb.digest));
+    assert_eq!(s.ingests().unwrap().len(), 2);
+    let mut pending: Vec<Digest> = batch.pending().copied().collect();
+    pending.sort();
+    let mut want = vec![ca.digest, cb.digest];
+    want.sort();
+    assert_eq!(pending, want);
+    let mut done = batch.commit().unwrap();
+    done.sort();
+    assert_eq!(done, want);
+    assert_eq!(s.read(&ca.digest).unwrap(), a);
+    assert_eq!(s.read(&cb.digest).unwrap(), b);
+    let mode = fs::metadata(s.blob_path(&cb.digest))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o444);
+    assert!(s.ingests().unwrap().is_empty());
+    assert_eq!(fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_failed_or_dropped_batch_leaves_nothing() {
+    let (_d, s) = store();
+    let mut batch = s.batch();
+    batch.write_blob("x-1", &b"kept?"[..], None, None).unwrap();
+    // A mismatch is refused at once and its ingest removed.
+    let e = batch
+        .write_blob("x-2", &b"abc"[..], Some(4), None)
+        .unwrap_err();
+    assert!(matches!(e, ContentError::SizeMismatch { .. }), "{e}");
+    let e = batch
+        .write_blob("x-3", &b"abc"[..], None, Some(&Digest::of(b"abd")))
+        .unwrap_err();
+    assert!(matches!(e, ContentError::DigestMismatch { .. }), "{e}");
+    assert_eq!(s.ingests().unwrap().len(), 1);
+    // A source that fails mid-way leaves no ingest either.
+    struct Broken(u8);
+    impl std::io::Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+            }
+            self.0 -= 1;
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+    assert!(batch.write_blob("x-4", Broken(3), None, None).is_err());
+    assert_eq!(s.ingests().unwrap().len(), 1);
+    drop(batch);
+    assert!(s.ingests().unwrap().is_empty());
+    assert!(s.list().unwrap().is_empty());
+    assert_eq!(fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
+}

@@ -1,4 +1,5 @@
-//! `docker save` archives: load into the store, save out of it.
+//! `docker save` archives: load into the store (saving is in
+//! [`crate::archive_save`]).
 //!
 //! An archive holds `manifest.json` (`[{"Config", "RepoTags", "Layers"}]`),
 //! `repositories`, the config JSON and one uncompressed tar per layer.
@@ -14,8 +15,10 @@
 //! diff ID) are the image records written, all in one atomic update:
 //! a failed load leaves no image visible.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{self, Read, Write};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
+
+pub use crate::archive_save::{SaveItem, save_docker_archive, save_docker_archive_items};
 
 use berth_content::{ContentError, Digest, HashingReader, LeaseError, Leases, Resource, Store};
 use serde::{Deserialize, Serialize};
@@ -25,7 +28,7 @@ use crate::compression::{self, Compression};
 use crate::config::{ConfigError, ImageConfig};
 use crate::manifest::{
     self, Descriptor, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZIP, MT_DOCKER_MANIFEST,
-    MT_OCI_CONFIG, MT_OCI_LAYER_ZSTD, MT_OCI_MANIFEST, Manifest, ManifestError, Parsed, Platform,
+    MT_OCI_CONFIG, MT_OCI_LAYER_ZSTD, MT_OCI_MANIFEST, Manifest, ManifestError, Platform,
 };
 use crate::reference::{Reference, ReferenceError};
 use crate::store::{ImageRecord, ImageStore, ImageStoreError};
@@ -101,13 +104,14 @@ pub enum ArchiveError {
     Write(#[source] io::Error),
 }
 
+/// An entry of `manifest.json`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ArchiveManifest {
-    config: String,
+pub(crate) struct ArchiveManifest {
+    pub(crate) config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub(crate) repo_tags: Option<Vec<String>>,
+    pub(crate) layers: Vec<String>,
 }
 
 /// An image a load brought in.
@@ -184,13 +188,15 @@ pub enum AnyLoaded {
 /// a bare OCI layout (`oci-layout` and `index.json`), reading it once:
 /// the format is only known once every file has passed, so the files are
 /// ingested first and interpreted after. `repo` names tag-only entries of
-/// an OCI index.
+/// an OCI index; an index or manifest list in the layout is resolved to
+/// `platform`'s manifest.
 pub fn load_any_archive(
     content: &Store,
     leases: &Leases,
     images: &ImageStore,
     archive: impl Read,
     repo: Option<&str>,
+    platform: &Platform,
 ) -> Result<AnyLoaded, crate::oci_layout::OciLayoutError> {
     use crate::oci_layout::OciLayoutError;
     let lease = format!("load-{}", unique());
@@ -205,7 +211,7 @@ pub fn load_any_archive(
                 .map(AnyLoaded::Docker)
                 .map_err(OciLayoutError::Archive)
         } else {
-            crate::oci_layout::load_files(content, images, &af, repo).map(AnyLoaded::Oci)
+            crate::oci_layout::load_files(content, images, &af, repo, platform).map(AnyLoaded::Oci)
         }
     })();
     // A lease left behind only expires later; the load's own result is
@@ -372,6 +378,12 @@ pub(crate) struct ArchiveFiles {
 impl ArchiveFiles {
     /// Streams every regular file of `archive` into the content store under
     /// `lease`; files named `blobs/sha256/<hex>` are verified against it.
+    ///
+    /// The files are written as one [`berth_content::Batch`]: each is
+    /// hashed and verified as it passes and its writeback started, and
+    /// only at the end of the archive does the load wait for the disk,
+    /// once for all of them, before they become visible. They are added
+    /// to the lease before that (blobs the store already had, at once).
     pub(crate) fn ingest(
         content: &Store,
         leases: &Leases,
@@ -383,6 +395,7 @@ impl ArchiveFiles {
         let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
         let mut ar = tar::Archive::new(archive);
         let stamp = unique();
+        let mut batch = content.batch();
         for (n, e) in ar.entries().map_err(ArchiveError::Read)?.enumerate() {
             let mut e = e.map_err(ArchiveError::Read)?;
             let raw = e.path_bytes().into_owned();
@@ -410,7 +423,7 @@ impl ArchiveFiles {
                         file: path.clone(),
                         source,
                     };
-                    let c = content
+                    let c = batch
                         .write_blob(
                             &format!("load-{stamp}-{n}"),
                             &mut e,
@@ -429,9 +442,11 @@ impl ArchiveFiles {
                             }
                             other => store_err(other),
                         })?;
-                    leases
-                        .add(lease, Resource::Content { id: c.digest })
-                        .map_err(ArchiveError::Lease)?;
+                    if !c.created && content.contains(&c.digest) {
+                        leases
+                            .add(lease, Resource::Content { id: c.digest })
+                            .map_err(ArchiveError::Lease)?;
+                    }
                     files.insert(path, c.digest);
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -452,6 +467,19 @@ impl ArchiveFiles {
                 _ => {}
             }
         }
+        leases
+            .add_all(
+                lease,
+                batch
+                    .pending()
+                    .map(|d| Resource::Content { id: *d })
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(ArchiveError::Lease)?;
+        batch.commit().map_err(|source| ArchiveError::Store {
+            file: "archive blobs".into(),
+            source,
+        })?;
         Ok(ArchiveFiles { files, links, meta })
     }
 
@@ -503,190 +531,4 @@ fn layer_identity(
         MT_OCI_LAYER_ZSTD
     };
     Ok((mt, h.digest()))
-}
-
-/// One image of a `docker save` archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaveItem {
-    /// What names the image in messages (a record name, an ID).
-    pub name: String,
-    /// The image's manifest, or an index resolved to the platform's one.
-    pub target: Descriptor,
-    /// The tags recorded for it (`RepoTags`, `repositories`); references
-    /// without a tag are skipped.
-    pub tags: Vec<Reference>,
-}
-
-/// Writes the images `names` (record names) as a `docker save` archive.
-/// An index is resolved to `platform`'s manifest. Record names that are
-/// image IDs (`sha256:…`) add no tag.
-pub fn save_docker_archive(
-    content: &Store,
-    images: &ImageStore,
-    names: &[&str],
-    platform: &Platform,
-    out: impl Write,
-) -> Result<(), ArchiveError> {
-    let mut items = Vec::new();
-    for name in names {
-        let rec = images.get(name).map_err(ArchiveError::Records)?;
-        let tags = if name.starts_with("sha256:") {
-            Vec::new()
-        } else {
-            Reference::parse_normalized(name).into_iter().collect()
-        };
-        items.push(SaveItem {
-            name: name.to_string(),
-            target: rec.target,
-            tags,
-        });
-    }
-    save_docker_archive_items(content, &items, platform, out)
-}
-
-/// Writes `items` as a `docker save` archive: `<config hex>.json`,
-/// `<diff ID hex>/layer.tar` per layer (each written once), then
-/// `manifest.json` (one entry per image, items of the same image merged)
-/// and `repositories` when any tag was saved.
-pub fn save_docker_archive_items(
-    content: &Store,
-    items: &[SaveItem],
-    platform: &Platform,
-    out: impl Write,
-) -> Result<(), ArchiveError> {
-    let mut b = tar::Builder::new(out);
-    let mut written: BTreeSet<String> = BTreeSet::new();
-    let mut manifest_json: Vec<ArchiveManifest> = Vec::new();
-    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    // Several items of one image become one entry with several RepoTags.
-    let mut by_id: BTreeMap<Digest, usize> = BTreeMap::new();
-    for item in items {
-        let image = item.name.clone();
-        let cerr = |source| ArchiveError::Content {
-            image: image.clone(),
-            source,
-        };
-        let merr = |source| ArchiveError::Manifest {
-            image: image.clone(),
-            source,
-        };
-        let mut desc = item.target.clone();
-        let m = loop {
-            let bytes = content.read(&desc.digest).map_err(cerr)?;
-            match manifest::parse(&desc.digest, Some(&desc.media_type), &bytes).map_err(merr)? {
-                Parsed::Manifest(m) => break *m,
-                Parsed::Index(i) => desc = i.select(&desc.digest, platform).map_err(merr)?.clone(),
-            }
-        };
-        let config_bytes = content.read(&m.config.digest).map_err(cerr)?;
-        let config = ImageConfig::parse(&m.config.digest, &config_bytes)
-            .map_err(|source| ArchiveError::Config { source })?;
-        let config_name = format!("{}.json", m.config.digest.hex());
-        if written.insert(config_name.clone()) {
-            append(
-                &mut b,
-                &config_name,
-                config_bytes.len() as u64,
-                &config_bytes[..],
-            )?;
-        }
-        let mut layer_paths = Vec::new();
-        for (i, l) in m.layers.iter().enumerate() {
-            let dir = config
-                .rootfs
-                .diff_ids
-                .get(i)
-                .map(|d| d.hex())
-                .unwrap_or_else(|| l.digest.hex());
-            let path = format!("{dir}/layer.tar");
-            if written.insert(path.clone()) {
-                write_layer(&mut b, content, l, &path, &image)?;
-            }
-            layer_paths.push(path);
-        }
-        let top = layer_paths
-            .last()
-            .map(|p| p.trim_end_matches("/layer.tar").to_owned());
-        let idx = *by_id.entry(m.config.digest).or_insert_with(|| {
-            manifest_json.push(ArchiveManifest {
-                config: config_name.clone(),
-                repo_tags: None,
-                layers: layer_paths,
-            });
-            manifest_json.len() - 1
-        });
-        for r in item.tags.iter().filter(|r| r.tag.is_some()) {
-            if let (Some(t), Some(top)) = (&r.tag, &top) {
-                repositories
-                    .entry(r.familiar_name())
-                    .or_default()
-                    .insert(t.clone(), top.clone());
-            }
-            let tags = manifest_json[idx].repo_tags.get_or_insert_with(Vec::new);
-            let s = r.familiar_string();
-            if !tags.contains(&s) {
-                tags.push(s);
-            }
-        }
-    }
-    let mj = serde_json::to_vec(&manifest_json).unwrap_or_default();
-    append(&mut b, "manifest.json", mj.len() as u64, &mj[..])?;
-    if !repositories.is_empty() {
-        let rj = serde_json::to_vec(&repositories).unwrap_or_default();
-        append(&mut b, "repositories", rj.len() as u64, &rj[..])?;
-    }
-    b.into_inner().map(|_| ()).map_err(ArchiveError::Write)
-}
-
-fn append(
-    b: &mut tar::Builder<impl Write>,
-    path: &str,
-    size: u64,
-    data: impl Read,
-) -> Result<(), ArchiveError> {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o644);
-    h.set_size(size);
-    h.set_mtime(0);
-    b.append_data(&mut h, path, data)
-        .map_err(ArchiveError::Write)
-}
-
-/// Archives carry uncompressed layers; compressed blobs are decompressed
-/// twice (once to learn the size the tar header needs, once to stream).
-fn write_layer(
-    b: &mut tar::Builder<impl Write>,
-    content: &Store,
-    l: &Descriptor,
-    path: &str,
-    image: &str,
-) -> Result<(), ArchiveError> {
-    let lerr = |source| ArchiveError::Layer {
-        image: image.to_owned(),
-        layer: l.digest,
-        source,
-    };
-    let c = Compression::from_media_type(&l.media_type).unwrap_or(Compression::None);
-    let open = || -> Result<Box<dyn Read>, ArchiveError> {
-        let f = content
-            .reader(&l.digest)
-            .map_err(|source| ArchiveError::Content {
-                image: image.to_owned(),
-                source,
-            })?
-            .into_file();
-        compression::decoder(io::BufReader::with_capacity(1 << 20, f), c).map_err(|source| {
-            ArchiveError::Compression {
-                file: path.to_owned(),
-                source,
-            }
-        })
-    };
-    let size = if c == Compression::None {
-        l.size
-    } else {
-        io::copy(&mut open()?, &mut io::sink()).map_err(lerr)?
-    };
-    append(b, path, size, open()?)
 }

@@ -16,6 +16,7 @@ pub use config::{ImageConfig, chain_ids};
 pub use manifest::{Descriptor, Index, Manifest, Parsed, Platform};
 pub use reference::{Reference, ReferenceError};
 pub mod archive;
+pub mod archive_save;
 pub mod store;
 pub mod unpack;
 pub mod usage;

@@ -3,7 +3,13 @@
 //!
 //! Loading copies every blob reachable from `index.json` into the content
 //! store (verifying each against its digest) under a lease, then writes
-//! the image records in one atomic update. Names come from the
+//! the image records in one atomic update. An entry that is an index (an
+//! OCI index or a Docker manifest list, as multi-platform images are
+//! saved) is resolved to the manifest of the platform asked for (linux/
+//! amd64 unless the caller says otherwise): only that manifest's blobs
+//! need to be in the layout, and the record names that manifest, as a
+//! single-platform store keeps it. Top-level entries whose own platform
+//! cannot run there are skipped while another entry can. Names come from the
 //! `io.containerd.image.name` annotation (full reference), else from
 //! `org.opencontainers.image.ref.name` (a full reference, or a tag that is
 //! joined to the repository the caller names), else the manifest digest.
@@ -19,7 +25,7 @@ use crate::archive::{ArchiveError, ArchiveFiles};
 use crate::manifest::{
     self, Descriptor, Index, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZIP,
     MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER,
-    MT_OCI_LAYER_GZIP, MT_OCI_MANIFEST, ManifestError, Parsed,
+    MT_OCI_LAYER_GZIP, MT_OCI_MANIFEST, ManifestError, Parsed, Platform,
 };
 use crate::reference::{Reference, ReferenceError};
 use crate::store::{ImageRecord, ImageStore, ImageStoreError};
@@ -99,7 +105,8 @@ fn unique() -> String {
     format!("{}-{n}", std::process::id())
 }
 
-/// Loads the layout in directory `dir`; `repo` names tag-only entries.
+/// Loads the layout in directory `dir` for linux/amd64; `repo` names
+/// tag-only entries.
 pub fn load_oci_layout_dir(
     content: &Store,
     leases: &Leases,
@@ -144,11 +151,15 @@ pub fn load_oci_layout_dir(
                 .add(lease, Resource::Content { id: d.digest })
                 .map_err(OciLayoutError::Lease)
         };
-        load_common(content, images, &layout, &index, repo, &mut fetch)
+        let platform = Platform::default_linux();
+        load_common(
+            content, images, &layout, &index, repo, &platform, &mut fetch,
+        )
     })
 }
 
-/// Loads a layout packed in a tar (as `skopeo copy oci-archive:` writes).
+/// Loads a layout packed in a tar (as `skopeo copy oci-archive:` writes)
+/// for linux/amd64.
 pub fn load_oci_layout_tar(
     content: &Store,
     leases: &Leases,
@@ -159,7 +170,7 @@ pub fn load_oci_layout_tar(
     with_lease(leases, |lease| {
         let af = ArchiveFiles::ingest(content, leases, lease, archive)
             .map_err(OciLayoutError::Archive)?;
-        load_files(content, images, &af, repo)
+        load_files(content, images, &af, repo, &Platform::default_linux())
     })
 }
 
@@ -169,6 +180,7 @@ pub(crate) fn load_files(
     images: &ImageStore,
     af: &ArchiveFiles,
     repo: Option<&str>,
+    platform: &Platform,
 ) -> Result<Vec<OciLoaded>, OciLayoutError> {
     let layout = af
         .meta
@@ -187,7 +199,7 @@ pub(crate) fn load_files(
             Err(OciLayoutError::MissingBlob(d.digest))
         }
     };
-    load_common(content, images, layout, index, repo, &mut fetch)
+    load_common(content, images, layout, index, repo, platform, &mut fetch)
 }
 
 fn with_lease<T>(
@@ -211,6 +223,7 @@ fn load_common(
     layout: &[u8],
     index: &[u8],
     repo: Option<&str>,
+    platform: &Platform,
     fetch: &mut dyn FnMut(&Descriptor) -> Result<(), OciLayoutError>,
 ) -> Result<Vec<OciLoaded>, OciLayoutError> {
     #[derive(serde::Deserialize)]
@@ -231,8 +244,19 @@ fn load_common(
     })?;
     let mut out = Vec::new();
     let mut records = Vec::new();
+    // Entries for other platforms give way to one for this platform.
+    let runs = |d: &Descriptor| {
+        d.platform
+            .as_ref()
+            .is_none_or(|p| platform.rank(p).is_some())
+    };
+    let any_runs = idx.manifests.iter().any(runs);
     for d in &idx.manifests {
-        walk(content, d, fetch, true)?;
+        if any_runs && !runs(d) {
+            continue;
+        }
+        let target = select_platform(content, d, platform, fetch)?;
+        walk(content, &target, fetch, true)?;
         let mut names = Vec::new();
         let full = d.annotations.get(ANNOTATION_IMAGE_NAME).cloned();
         let refname = d.annotations.get(ANNOTATION_REF_NAME).cloned();
@@ -254,17 +278,62 @@ fn load_common(
         for n in &names {
             records.push(ImageRecord {
                 name: n.clone(),
-                target: d.clone(),
+                target: target.clone(),
                 created_at: crate::store::now(),
             });
         }
-        out.push(OciLoaded {
-            names,
-            target: d.clone(),
-        });
+        out.push(OciLoaded { names, target });
     }
     images.put_all(records).map_err(OciLayoutError::Records)?;
     Ok(out)
+}
+
+/// The manifest `d` stands for on `platform`: `d` itself, or when `d` is
+/// an index (nested ones too) the best match among its manifests. Each
+/// index on the way is fetched; the manifest is not (the caller walks it).
+/// The descriptor returned carries the platform it was selected for.
+fn select_platform(
+    content: &Store,
+    d: &Descriptor,
+    platform: &Platform,
+    fetch: &mut dyn FnMut(&Descriptor) -> Result<(), OciLayoutError>,
+) -> Result<Descriptor, OciLayoutError> {
+    let mut cur = d.clone();
+    // Indexes of indexes are legal but rare; a cycle is not possible with
+    // content addressing, a very deep chain is refused.
+    for _ in 0..8 {
+        if !matches!(cur.media_type.as_str(), MT_OCI_INDEX | MT_DOCKER_LIST) {
+            return Ok(cur);
+        }
+        fetch(&cur)?;
+        let bytes = content
+            .read(&cur.digest)
+            .map_err(|source| OciLayoutError::Content {
+                digest: cur.digest,
+                source,
+            })?;
+        cur = match manifest::parse(&cur.digest, Some(&cur.media_type), &bytes)
+            .map_err(OciLayoutError::Manifest)?
+        {
+            Parsed::Index(i) => {
+                let nested = i
+                    .manifests
+                    .iter()
+                    .find(|m| matches!(m.media_type.as_str(), MT_OCI_INDEX | MT_DOCKER_LIST));
+                match (i.select(&cur.digest, platform), nested) {
+                    (Ok(m), _) => m.clone(),
+                    // An index whose platforms sit one level down.
+                    (Err(_), Some(n)) => n.clone(),
+                    (Err(e), None) => return Err(OciLayoutError::Manifest(e)),
+                }
+            }
+            Parsed::Manifest(_) => return Ok(cur),
+        };
+    }
+    Err(OciLayoutError::Manifest(ManifestError::NoPlatform {
+        digest: d.digest,
+        want: platform.to_string(),
+    }))
 }
 
 /// Fetches `d` and everything it references. Children of an index that

@@ -241,13 +241,15 @@ impl Reference {
     }
 
     /// The short form the docker CLI shows: `busybox`, `user/app`,
-    /// `host:5000/x/y`.
+    /// `host:5000/x/y`. As in Docker, `library/` is dropped only from a
+    /// two-component path (`docker.io/library/a/b` is `library/a/b`, which
+    /// reads back as the same name; `a/b` would not).
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path
-                .strip_prefix(OFFICIAL_PREFIX)
-                .unwrap_or(&self.path)
-                .to_owned()
+            match self.path.strip_prefix(OFFICIAL_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest.to_owned(),
+                _ => self.path.clone(),
+            }
         } else {
             self.name()
         }
@@ -353,6 +355,13 @@ mod tests {
                 .unwrap()
                 .familiar_name(),
             "user/app"
+        );
+        // Docker drops `library/` only from two-component paths.
+        assert_eq!(
+            Reference::parse_normalized("library/a/b")
+                .unwrap()
+                .familiar_name(),
+            "library/a/b"
         );
     }
 

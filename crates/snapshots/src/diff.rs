@@ -8,7 +8,13 @@
 //!   by entry; what vanished becomes a `.wh.NAME` entry.
 //!
 //! Output is deterministic (names sorted, directories before their
-//! contents), so the same change yields the same diff ID. File contents are
+//! contents), so the same change yields the same diff ID.
+//!
+//! An [`Exclude`] leaves paths out (with what is below them), and the
+//! directories that would be in the diff only because of them: such a
+//! directory is held back until something kept is found inside it. This
+//! is how a commit leaves out the mount points a runtime created (docker
+//! keeps them in an "init" layer below the container's). File contents are
 //! opened with openat2 `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` below the
 //! tree's root, so a symlink swapped in by a running container cannot make
 //! the diff read a file from elsewhere.
@@ -53,15 +59,61 @@ fn ioerr<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Diff
     }
 }
 
+/// Paths a diff leaves out, relative to the snapshot's root (see the
+/// module doc).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exclude {
+    paths: BTreeSet<PathBuf>,
+}
+
+impl Exclude {
+    /// Excludes `paths` (`/etc/hosts` and `etc/hosts` alike; `.` and `..`
+    /// components are dropped).
+    pub fn new<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> Exclude {
+        let paths = paths
+            .into_iter()
+            .map(|p| {
+                p.as_ref()
+                    .components()
+                    .filter_map(|c| match c {
+                        std::path::Component::Normal(n) => Some(n),
+                        _ => None,
+                    })
+                    .collect::<PathBuf>()
+            })
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        Exclude { paths }
+    }
+
+    /// Whether `rel` is excluded (itself or below an excluded path).
+    pub fn excludes(&self, rel: &Path) -> bool {
+        self.paths.iter().any(|p| rel.starts_with(p))
+    }
+
+    /// Whether an excluded path lies strictly below `rel`.
+    fn holds(&self, rel: &Path) -> bool {
+        self.paths.iter().any(|p| p != rel && p.starts_with(rel))
+    }
+}
+
 struct TarOut<'w> {
     b: tar::Builder<&'w mut dyn Write>,
     root_fd: OwnedFd,
     root: PathBuf,
     links: HashMap<(u64, u64), PathBuf>,
+    exclude: Exclude,
+    /// Directories held back (with their metadata and whether they are
+    /// opaque), outermost first, until something inside them is kept.
+    deferred: Vec<(PathBuf, fs::Metadata, bool)>,
 }
 
 impl<'w> TarOut<'w> {
-    fn new(root: &Path, out: &'w mut dyn Write) -> Result<TarOut<'w>, DiffError> {
+    fn new(
+        root: &Path,
+        out: &'w mut dyn Write,
+        exclude: &Exclude,
+    ) -> Result<TarOut<'w>, DiffError> {
         let root_fd = openat(
             rustix::fs::CWD,
             root,
@@ -76,7 +128,42 @@ impl<'w> TarOut<'w> {
             root_fd,
             root: root.to_owned(),
             links: HashMap::new(),
+            exclude: exclude.clone(),
+            deferred: Vec::new(),
         })
+    }
+
+    /// Holds the directory `rel` back when an excluded path lies below it
+    /// (true: the caller walks it and calls [`TarOut::undefer`] after);
+    /// else adds it now.
+    fn add_dir(&mut self, rel: &Path, md: &fs::Metadata, opaque: bool) -> Result<bool, DiffError> {
+        if self.exclude.holds(rel) {
+            self.deferred.push((rel.to_owned(), md.clone(), opaque));
+            return Ok(true);
+        }
+        self.add(rel, md)?;
+        if opaque {
+            self.marker(rel, ".wh..wh..opq", md.uid(), md.gid())?;
+        }
+        Ok(false)
+    }
+
+    /// Drops the held-back `rel` if nothing inside it was kept.
+    fn undefer(&mut self, rel: &Path) {
+        if self.deferred.last().is_some_and(|(p, _, _)| p == rel) {
+            self.deferred.pop();
+        }
+    }
+
+    /// Writes the held-back directories: something inside them is kept.
+    fn flush(&mut self) -> Result<(), DiffError> {
+        for (rel, md, opaque) in std::mem::take(&mut self.deferred) {
+            self.add_now(&rel, &md)?;
+            if opaque {
+                self.marker(&rel, ".wh..wh..opq", md.uid(), md.gid())?;
+            }
+        }
+        Ok(())
     }
 
     fn finish(self) -> Result<(), DiffError> {
@@ -87,8 +174,14 @@ impl<'w> TarOut<'w> {
             .map_err(|source| DiffError::Write { path: root, source })
     }
 
-    /// Adds `rel` (relative to the root) with metadata `md`.
+    /// Adds `rel` (relative to the root) with metadata `md`, after the
+    /// directories held back above it.
     fn add(&mut self, rel: &Path, md: &fs::Metadata) -> Result<(), DiffError> {
+        self.flush()?;
+        self.add_now(rel, md)
+    }
+
+    fn add_now(&mut self, rel: &Path, md: &fs::Metadata) -> Result<(), DiffError> {
         let abs = self.root.join(rel);
         let werr = |source| DiffError::Write {
             path: rel.to_owned(),
@@ -171,6 +264,7 @@ impl<'w> TarOut<'w> {
 
     /// Adds a `.wh.`-style marker `name` in directory `dir_rel`.
     fn marker(&mut self, dir_rel: &Path, name: &str, uid: u32, gid: u32) -> Result<(), DiffError> {
+        self.flush()?;
         let rel = dir_rel.join(name);
         let mut h = Header::new_gnu();
         h.set_entry_type(EntryType::Regular);
@@ -213,9 +307,10 @@ fn is_opaque(p: &Path) -> bool {
     matches!(rustix::fs::lgetxattr(p, "trusted.overlay.opaque", &mut v[..]), Ok(1) if v[0] == b'y')
 }
 
-/// Archives the overlay upper directory `upper` as a layer.
-pub fn overlay_diff(upper: &Path, out: &mut dyn Write) -> Result<(), DiffError> {
-    let mut t = TarOut::new(upper, out)?;
+/// Archives the overlay upper directory `upper` as a layer, without what
+/// `exclude` names.
+pub fn overlay_diff(upper: &Path, exclude: &Exclude, out: &mut dyn Write) -> Result<(), DiffError> {
+    let mut t = TarOut::new(upper, out, exclude)?;
     walk_upper(&mut t, upper, Path::new(""))?;
     t.finish()
 }
@@ -224,6 +319,9 @@ fn walk_upper(t: &mut TarOut<'_>, upper: &Path, rel: &Path) -> Result<(), DiffEr
     let dir = upper.join(rel);
     for name in sorted_names(&dir)? {
         let r = rel.join(&name);
+        if t.exclude.excludes(&r) {
+            continue;
+        }
         let abs = upper.join(&r);
         let md = fs::symlink_metadata(&abs).map_err(ioerr("stat", &abs))?;
         if md.file_type().is_char_device() && md.rdev() == 0 {
@@ -235,21 +333,29 @@ fn walk_upper(t: &mut TarOut<'_>, upper: &Path, rel: &Path) -> Result<(), DiffEr
             )?;
             continue;
         }
-        t.add(&r, &md)?;
         if md.is_dir() {
-            if is_opaque(&abs) {
-                t.marker(&r, ".wh..wh..opq", md.uid(), md.gid())?;
-            }
+            let deferred = t.add_dir(&r, &md, is_opaque(&abs))?;
             walk_upper(t, upper, &r)?;
+            if deferred {
+                t.undefer(&r);
+            }
+        } else {
+            t.add(&r, &md)?;
         }
     }
     Ok(())
 }
 
 /// Archives what differs in the full tree `upper` from the full tree
-/// `lower` (or all of `upper` when there is no lower).
-pub fn tree_diff(lower: Option<&Path>, upper: &Path, out: &mut dyn Write) -> Result<(), DiffError> {
-    let mut t = TarOut::new(upper, out)?;
+/// `lower` (or all of `upper` when there is no lower), without what
+/// `exclude` names.
+pub fn tree_diff(
+    lower: Option<&Path>,
+    upper: &Path,
+    exclude: &Exclude,
+    out: &mut dyn Write,
+) -> Result<(), DiffError> {
+    let mut t = TarOut::new(upper, out, exclude)?;
     walk_pair(&mut t, lower, upper, Path::new(""))?;
     t.finish()
 }
@@ -269,6 +375,9 @@ fn walk_pair(
     let lset: BTreeSet<_> = lnames.iter().cloned().collect();
     for name in uset.union(&lset) {
         let r = rel.join(name);
+        if t.exclude.excludes(&r) {
+            continue;
+        }
         let uabs = upper.join(&r);
         if !uset.contains(name) {
             let lmd = lower
@@ -293,18 +402,25 @@ fn walk_pair(
         };
         match lmd {
             Some((lmd, labs)) if umd.is_dir() && lmd.is_dir() => {
-                if !same_meta(&umd, &lmd, &uabs, &labs)? {
-                    t.add(&r, &umd)?;
-                }
+                let deferred = if same_meta(&umd, &lmd, &uabs, &labs)? {
+                    false
+                } else {
+                    t.add_dir(&r, &umd, false)?
+                };
                 walk_pair(t, lower, upper, &r)?;
+                if deferred {
+                    t.undefer(&r);
+                }
             }
             Some((lmd, labs)) if same_entry(&umd, &lmd, &uabs, &labs)? => {}
-            _ => {
-                t.add(&r, &umd)?;
-                if umd.is_dir() {
-                    walk_pair(t, None, upper, &r)?;
+            _ if umd.is_dir() => {
+                let deferred = t.add_dir(&r, &umd, false)?;
+                walk_pair(t, None, upper, &r)?;
+                if deferred {
+                    t.undefer(&r);
                 }
             }
+            _ => t.add(&r, &umd)?,
         }
     }
     Ok(())

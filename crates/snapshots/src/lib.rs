@@ -176,7 +176,18 @@ pub trait Snapshotter: Send + Sync {
 
     /// Writes the changes of the active snapshot `key` against its parent
     /// as an uncompressed layer tar (deterministic: names sorted).
-    fn diff(&self, key: &str, out: &mut dyn Write) -> Result<(), SnapshotError>;
+    fn diff(&self, key: &str, out: &mut dyn Write) -> Result<(), SnapshotError> {
+        self.diff_excluding(key, &diff::Exclude::default(), out)
+    }
+
+    /// [`Snapshotter::diff`] without the paths `exclude` names (see
+    /// [`diff::Exclude`]).
+    fn diff_excluding(
+        &self,
+        key: &str,
+        exclude: &diff::Exclude,
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError>;
 }
 
 /// Keys and names live in metadata only, never in paths (directories are

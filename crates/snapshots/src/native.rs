@@ -95,14 +95,19 @@ impl Snapshotter for NativeSnapshotter {
         })
     }
 
-    fn diff(&self, key: &str, out: &mut dyn Write) -> Result<(), SnapshotError> {
+    fn diff_excluding(
+        &self,
+        key: &str,
+        exclude: &crate::diff::Exclude,
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError> {
         let (r, chain) = self.base.active(key, false)?;
         let lower = chain.first().map(|id| self.base.fs_dir(*id));
-        crate::diff::tree_diff(lower.as_deref(), &self.base.fs_dir(r.id), out).map_err(|source| {
-            SnapshotError::Diff {
+        crate::diff::tree_diff(lower.as_deref(), &self.base.fs_dir(r.id), exclude, out).map_err(
+            |source| SnapshotError::Diff {
                 key: key.to_owned(),
                 source,
-            }
-        })
+            },
+        )
     }
 }

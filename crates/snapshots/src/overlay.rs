@@ -127,9 +127,14 @@ impl Snapshotter for OverlaySnapshotter {
         })
     }
 
-    fn diff(&self, key: &str, out: &mut dyn Write) -> Result<(), SnapshotError> {
+    fn diff_excluding(
+        &self,
+        key: &str,
+        exclude: &crate::diff::Exclude,
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError> {
         let (r, _) = self.base.active(key, false)?;
-        crate::diff::overlay_diff(&self.base.fs_dir(r.id), out).map_err(|source| {
+        crate::diff::overlay_diff(&self.base.fs_dir(r.id), exclude, out).map_err(|source| {
             SnapshotError::Diff {
                 key: key.to_owned(),
                 source,

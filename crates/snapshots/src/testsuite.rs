@@ -56,13 +56,17 @@ pub fn in_private_mount_namespace<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs every case, each on its own fresh root below `scratch`.
 pub fn run(scratch: &Path, factory: Factory<'_>) {
     in_private_mount_namespace(|| {
-        let cases: [(&str, Case); 7] = [
+        let cases: [(&str, Case); 8] = [
             ("lifecycle", lifecycle),
             ("layers_and_views", layers_and_views),
             ("contract_errors", contract_errors),
             ("remove_cleans_up", remove_cleans_up),
             ("persists_across_reopen", persists_across_reopen),
             ("diff_reports_changes", diff_reports_changes),
+            (
+                "diff_leaves_out_excluded_paths",
+                diff_leaves_out_excluded_paths,
+            ),
             ("usage_counts_own_data", usage_counts_own_data),
         ];
         for (name, case) in cases {
@@ -308,6 +312,63 @@ fn diff_reports_changes(root: &Path, factory: Factory<'_>) {
         sn.diff("base", &mut Vec::new()),
         Err(SnapshotError::Committed { .. })
     ));
+}
+
+/// The names of a diff tar's entries, without trailing `/`.
+fn tar_names(tar: &[u8]) -> Vec<String> {
+    let mut ar = tar::Archive::new(tar);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            String::from_utf8_lossy(&e.unwrap().path_bytes())
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .collect()
+}
+
+/// What a runtime leaves in a container's layer (mount points for
+/// `/etc/hosts`, `/proc`, ...) is left out with an [`crate::diff::Exclude`],
+/// and so are the directories that hold nothing else; a directory that
+/// also holds a real change stays.
+fn diff_leaves_out_excluded_paths(root: &Path, factory: Factory<'_>) {
+    let sn = factory(&root.join("store")).unwrap();
+    make_base(&*sn, root);
+    sn.prepare("a", Some("base")).unwrap();
+    with_mounted(&*sn, root, "a", |t| {
+        for d in ["etc", "proc", "sys", "run/deep"] {
+            fs::create_dir_all(t.join(d)).unwrap();
+        }
+        fs::write(t.join("etc/hosts"), b"").unwrap();
+        fs::write(t.join("etc/resolv.conf"), b"").unwrap();
+        fs::write(t.join("proc/stray"), b"").unwrap();
+        fs::write(t.join("run/deep/x"), b"").unwrap();
+        fs::write(t.join("kept"), b"k").unwrap();
+    });
+    let exclude = crate::diff::Exclude::new([
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/proc",
+        "/sys",
+        "run/deep/x",
+    ]);
+    let mut tar = Vec::new();
+    sn.diff_excluding("a", &exclude, &mut tar).unwrap();
+    assert_eq!(tar_names(&tar), ["kept"]);
+    // A change beside an excluded path keeps its directory.
+    with_mounted(&*sn, root, "a", |t| {
+        fs::write(t.join("etc/app.conf"), b"c").unwrap()
+    });
+    let mut tar = Vec::new();
+    sn.diff_excluding("a", &exclude, &mut tar).unwrap();
+    assert_eq!(tar_names(&tar), ["etc", "etc/app.conf", "kept"]);
+    // Without exclusions everything is there.
+    let mut all = Vec::new();
+    sn.diff("a", &mut all).unwrap();
+    let names = tar_names(&all);
+    for n in ["etc/hosts", "proc", "proc/stray", "sys", "run/deep/x"] {
+        assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
 }
 
 fn usage_counts_own_data(root: &Path, factory: Factory<'_>) {

@@ -177,7 +177,10 @@ fn push_pull_match_docker() {
     );
     let out = twins(&d, &["pull", &bx], &["pull", &kx], &names);
     assert_eq!(out.code, Some(1), "{out:?}");
-    let digests = ok(&d, &["image", "inspect", "-f", "{{json .RepoDigests}}", &b1]);
+    let digests = ok(
+        &d,
+        &["image", "inspect", "-f", "{{json .RepoDigests}}", &b1],
+    );
     let digests: Vec<String> = serde_json::from_str(&digests).expect("RepoDigests");
     let digest = digests
         .iter()

@@ -111,6 +111,107 @@ fn commit_makes_an_image_of_the_rw_layer_with_the_changes() {
     assert!(err.contains("No such container: nope"), "{err}");
 }
 
+/// The entry names of the top layer of `image`, as `docker save` writes it.
+fn top_layer_names(d: &Berthd, image: &str) -> Vec<String> {
+    let file = d
+        .root
+        .join(format!("{}.tar", image.replace([':', '/'], "_")));
+    d.docker(["save", "-o", file.to_str().unwrap(), image]).ok();
+    let mut files = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&file).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.insert(p, data);
+    }
+    let mj: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let top = mj[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ar = tar::Archive::new(&files[&top][..]);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            p.trim_start_matches("./").trim_end_matches('/').to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn commit_leaves_out_runtime_mount_points_and_parents_stay() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    let base = inspect(&d, "{{.Id}}", "busybox");
+    // The default network gives /etc/hosts, /etc/hostname and
+    // /etc/resolv.conf; /proc, /sys and /dev are mounted; /newvol is an
+    // anonymous volume. None of these is in the image.
+    d.docker([
+        "run",
+        "--name",
+        "mp",
+        "-v",
+        "/newvol",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data.txt",
+    ])
+    .ok();
+    d.docker(["commit", "mp", "mp:v1"]).ok();
+    let names = top_layer_names(&d, "mp:v1");
+    // What docker's commit has: the change and the volume's mount point
+    // (dockerd 20.10 keeps that one), nothing of its init layer.
+    assert_eq!(names, ["data.txt", "newvol"], "the committed layer");
+    // A container of the new image starts from it without changes.
+    d.docker(["run", "--name", "mp2", "mp:v1", "true"]).ok();
+    assert_eq!(d.docker(["diff", "mp2"]).ok(), "");
+    // A container that changed nothing commits no layer at all.
+    d.docker(["run", "--name", "same", "busybox", "true"]).ok();
+    d.docker(["commit", "same", "same:v1"]).ok();
+    let layers = |n: &str| inspect(&d, "{{len .RootFS.Layers}}", n);
+    assert_eq!(layers("same:v1"), layers("busybox"));
+
+    // The parent of committed images is not deleted, forced or not
+    // (dockerd's words and status); its tag can go.
+    let short = &base[7..19];
+    for args in [vec!["rmi", short], vec!["rmi", "-f", short]] {
+        let err = d.docker(args).fails();
+        assert!(
+            err.contains(&format!(
+                "conflict: unable to delete {short} (cannot be forced) - image has dependent child images"
+            )),
+            "{err}"
+        );
+    }
+    let r = d.request("DELETE", &format!("/images/{short}"), &[], None);
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    d.docker(["rm", "mp", "mp2", "same"]).ok();
+    assert_eq!(
+        d.docker(["rmi", "busybox"]).ok(),
+        "Untagged: busybox:latest\n"
+    );
+    assert_eq!(
+        inspect(&d, "{{.Id}}", &base),
+        base,
+        "the untagged parent stays"
+    );
+    // Once its children are gone, it goes.
+    d.docker(["rmi", "mp:v1", "same:v1"]).ok();
+    let out = d.docker(["rmi", short]).ok();
+    assert!(out.contains(&format!("Deleted: {base}")), "{out}");
+}
+
 #[test]
 fn runc_runs_the_container_lifecycle() {
     if !testkit::require_root() {

@@ -143,6 +143,84 @@ fn save_and_load_round_trip_several_names() {
     assert!(!err.is_empty());
 }
 
+/// An OCI layout tar with only `index.json` (no `manifest.json`) whose
+/// entry is a manifest list of linux/arm64 and linux/amd64, with only the
+/// amd64 image's blobs, as a multi-platform save of one platform has it.
+fn multi_platform_layout() -> Vec<u8> {
+    use sha2::Digest as _;
+    let sha = |b: &[u8]| {
+        let hex: String = sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        format!("sha256:{hex}")
+    };
+    let desc = |mt: &str, b: &[u8]| serde_json::json!({"mediaType": mt, "digest": sha(b), "size": b.len()});
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    layer.append_data(&mut h, "amd64.txt", &b"x86"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha(&layer)]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": desc("application/vnd.oci.image.config.v1+json", &config),
+        "layers": [desc("application/vnd.oci.image.layer.v1.tar", &layer)],
+    }))
+    .unwrap();
+    let mut arm = desc("application/vnd.oci.image.manifest.v1+json", b"not here");
+    arm["platform"] = serde_json::json!({"os": "linux", "architecture": "arm64"});
+    let mut amd = desc("application/vnd.oci.image.manifest.v1+json", &manifest);
+    amd["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [arm, amd],
+    }))
+    .unwrap();
+    let mut entry = desc("application/vnd.oci.image.index.v1+json", &list);
+    entry["annotations"] = serde_json::json!({"io.containerd.image.name": "example.com/multi:1"});
+    let index =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [entry]})).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    for blob in [&list[..], &manifest[..], &config[..], &layer[..]] {
+        add(&format!("blobs/{}", sha(blob).replace(':', "/")), blob);
+    }
+    add("index.json", &index);
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn load_takes_the_host_platform_of_an_oci_index() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = Berthd::start();
+    let out = d.docker_stdin(["load"], &multi_platform_layout()).ok();
+    assert!(out.contains("Loaded image: example.com/multi:1"), "{out}");
+    let got = d
+        .docker([
+            "image",
+            "inspect",
+            "-f",
+            "{{.Architecture}} {{.Os}} {{len .RootFS.Layers}}",
+            "example.com/multi:1",
+        ])
+        .ok();
+    assert_eq!(got.trim(), "amd64 linux 1");
+}
+
 #[test]
 fn missing_images_and_pulls_fail_clearly() {
     if !testkit::require_root() {

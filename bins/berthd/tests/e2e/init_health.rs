@@ -291,3 +291,73 @@ fn healthcheck_none_disables_and_bad_values_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn health_survives_a_daemon_restart() {
+    if !testkit::require_root() {
+        return;
+    }
+    let mut d = started();
+    let run = |name: &str, cmd: &str, interval: &str| {
+        d.docker([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--health-cmd",
+            cmd,
+            "--health-interval",
+            interval,
+            "--health-retries",
+            "2",
+            "busybox",
+            "sleep",
+            "100",
+        ])
+        .ok();
+    };
+    run("sick", "echo sick; exit 1", "500ms");
+    run("fine", "echo fine", "2s");
+    let field = |d: &crate::harness::Berthd, format: &str, name: &str| {
+        d.docker(["inspect", "-f", format, name])
+            .ok()
+            .trim()
+            .to_string()
+    };
+    eventually("the failing check to turn unhealthy", || {
+        field(&d, "{{.State.Health.Status}}", "sick") == "unhealthy"
+    });
+    eventually("the passing check to turn healthy", || {
+        field(&d, "{{.State.Health.Status}}", "fine") == "healthy"
+    });
+    // A stopped container keeps its last health.
+    d.docker(["stop", "-t", "1", "sick"]).ok();
+    let log = "{{range .State.Health.Log}}{{.ExitCode}}:{{.Output}}|{{end}}";
+    let before = field(&d, log, "sick");
+    let streak: i64 = field(&d, "{{.State.Health.FailingStreak}}", "sick")
+        .parse()
+        .unwrap();
+    assert!(streak >= 2, "{streak}");
+    assert!(before.contains("1:sick\n|"), "{before}");
+
+    d.kill9();
+    d.restart();
+    // dockerd keeps the health in the container's state file: the stopped
+    // one shows it as it was.
+    assert_eq!(field(&d, "{{.State.Health.Status}}", "sick"), "unhealthy");
+    assert_eq!(
+        field(&d, "{{.State.Health.FailingStreak}}", "sick"),
+        streak.to_string()
+    );
+    assert_eq!(field(&d, log, "sick"), before);
+    // The running one is monitored again from `starting` (dockerd's
+    // initHealthMonitor), with its log kept.
+    let fine_log = field(&d, log, "fine");
+    assert!(fine_log.starts_with("0:fine\n|"), "{fine_log}");
+    let status = field(&d, "{{.State.Health.Status}}", "fine");
+    assert!(status == "starting" || status == "healthy", "{status}");
+    eventually("the restored check to run again", || {
+        field(&d, "{{.State.Health.Status}}", "fine") == "healthy"
+    });
+    d.docker(["rm", "-f", "sick", "fine"]).ok();
+}

@@ -30,7 +30,7 @@ use super::Error;
 use crate::Engine;
 
 /// Paths docker's init layer holds.
-const INIT_PATHS: &[&str] = &[
+pub(crate) const INIT_PATHS: &[&str] = &[
     "/.dockerenv",
     "/dev/console",
     "/dev/pts",

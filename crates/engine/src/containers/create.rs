@@ -337,6 +337,7 @@ impl Engine {
             ports: Default::default(),
             host_veths: Default::default(),
             mount_points: None,
+            health: None,
         };
         let stored_name = {
             let mut reg = svc.write();

@@ -32,10 +32,16 @@
 //! ("Up 3 seconds (healthy)", "(health: starting)"), inspect shows
 //! `State.Health`, and the list filter `health=` matches it.
 //!
-//! Differences from dockerd: the health state lives in the daemon's
-//! memory, so a daemon restart (live restore) starts it over at
-//! `starting`; probes do not appear as `exec_*` events nor in the exec
-//! table (docker's probes are execs visible in `docker events`).
+//! The health is kept in the container's record (`Health`), written after
+//! every result (atomically, without fsync: a result is cheap to lose to a
+//! power cut, and a probe every interval should not cost a disk flush), so
+//! inspect shows it after a daemon restart. As dockerd's
+//! `initHealthMonitor` does, a reattach after a restart sets the status
+//! back to `starting` and the streak to 0, and keeps the log.
+//!
+//! Differences from dockerd: probes do not appear as `exec_*` events nor
+//! in the exec table (docker's probes are execs visible in `docker
+//! events`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -47,7 +53,7 @@ use berth_shim_proto::frame::{HEADER_LEN, Stream, decode_header};
 use tokio::io::AsyncReadExt;
 
 use super::shim::Shim;
-use super::store::Container;
+use super::store::{Container, ContainerRecord};
 use super::{Error, names, rootfs, spec};
 use crate::Engine;
 
@@ -216,13 +222,25 @@ fn trim_fraction(n: u128, div: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// The health of every container that has run with a probe, by id.
+/// The health of every container that has run with a probe, by id: the
+/// live view of what the records hold.
 #[derive(Debug, Default)]
 pub struct HealthTable {
     map: Mutex<HashMap<String, Health>>,
 }
 
 impl HealthTable {
+    /// The table of the healths `records` kept (at daemon start).
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a ContainerRecord>) -> HealthTable {
+        let map = records
+            .into_iter()
+            .filter_map(|r| Some((r.id.clone(), r.health.clone()?)))
+            .collect();
+        HealthTable {
+            map: Mutex::new(map),
+        }
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Health>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -246,14 +264,25 @@ impl Engine {
         let Some(probe) = probe(&c.record().config) else {
             return;
         };
-        {
+        let h = {
             let mut map = self.containers.health.map();
             let h = map.entry(c.id.clone()).or_default();
             h.status = STARTING.to_string();
             h.failing_streak = 0;
-        }
+            h.clone()
+        };
+        self.keep_health(&c, h);
         let engine = self.clone();
         tokio::spawn(async move { engine.health_monitor(c, generation, probe).await });
+    }
+
+    /// Writes `h` into `c`'s record (see the module doc). A failed write
+    /// is reported and the check goes on: the live view stays right, only
+    /// a restart would show the older health.
+    fn keep_health(&self, c: &Container, h: Health) {
+        if let Err(e) = c.update_unsynced(|r| r.health = Some(h)) {
+            super::warn(format_args!("keep the health of container {}: {e}", c.id));
+        }
     }
 
     /// Whether run `generation` of `c` still runs.
@@ -297,11 +326,12 @@ impl Engine {
                     .try_into()
                     .is_ok_and(|d: Duration| d < probe.start_period)
             });
-            let changed = {
+            let (changed, h) = {
                 let mut map = self.containers.health.map();
                 let h = map.entry(c.id.clone()).or_default();
-                record(h, result, probe.retries, in_start_period)
+                (record(h, result, probe.retries, in_start_period), h.clone())
             };
+            self.keep_health(&c, h);
             if let Some(status) = changed {
                 self.container_event(&c, &format!("health_status: {status}"), &[]);
             }

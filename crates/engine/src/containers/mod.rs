@@ -87,7 +87,7 @@
 
 pub mod archive;
 pub mod attach;
-mod changes;
+pub(crate) mod changes;
 mod control;
 mod create;
 pub mod exec;
@@ -437,6 +437,7 @@ impl ContainerService {
                 path.display()
             ));
         }
+        let health = health::HealthTable::from_records(&records);
         let mut registry = Registry::default();
         for rec in records {
             let id = rec.id.clone();
@@ -455,7 +456,7 @@ impl ContainerService {
             runtime_root,
             registry: RwLock::new(registry),
             execs: exec::ExecTable::default(),
-            health: health::HealthTable::default(),
+            health,
             shutting_down: std::sync::atomic::AtomicBool::new(false),
         })
     }

@@ -90,6 +90,11 @@ pub struct ContainerRecord {
     /// (`None` in records older than volumes: rebuilt from `host_config`).
     #[serde(default)]
     pub mount_points: Option<Vec<crate::volumes::MountPoint>>,
+    /// The health check's state (status, failing streak, last results),
+    /// kept across daemon restarts as dockerd keeps it in its state file;
+    /// `None` until a run with a health check (see `health`).
+    #[serde(default)]
+    pub health: Option<berth_api_types::container::Health>,
 }
 
 /// The run state, with docker's flags (its `State` struct): `running`
@@ -464,6 +469,7 @@ mod tests {
             ports: Default::default(),
             host_veths: Default::default(),
             mount_points: None,
+            health: None,
         }
     }
 

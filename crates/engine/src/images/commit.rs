@@ -13,6 +13,13 @@
 //!
 //! A running container is paused for the diff unless `pause` is false, so
 //! the layer is a consistent picture of one instant.
+//!
+//! The layer leaves out what docker keeps in a container's "init" layer
+//! rather than its rw layer: the mount points the runtime creates for
+//! `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`, `/dev`, `/proc`,
+//! `/sys` (berth's runtime creates them in the rw layer), with the
+//! directories they alone changed. Volume and bind mount points stay, as
+//! in docker's commit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +29,8 @@ use berth_content::{Committed, ContentError, Digest};
 use berth_image::config::{History, ImageConfig, RunConfig};
 use berth_image::import::{ImportError, apply_changes, blob_descriptor, unique};
 use berth_image::manifest::{Descriptor, MT_DOCKER_LAYER};
+use berth_snapshots::SnapshotError;
+use berth_snapshots::diff::Exclude;
 
 use super::transfer::import_reference;
 use super::{Error, ImageService};
@@ -282,6 +291,22 @@ fn desc(media_type: &str, c: &Committed) -> Descriptor {
 }
 
 impl ImageService {
+    /// The rw layer of container `key` as a layer tar, without the paths
+    /// of docker's init layer (see the module doc).
+    fn diff_without_init_paths(
+        &self,
+        key: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), Error> {
+        let exclude = Exclude::new(crate::containers::changes::INIT_PATHS);
+        self.sn()
+            .diff_excluding(key, &exclude, out)
+            .map_err(|source| match source {
+                SnapshotError::NotFound(k) => Error::NoSuchRootfs(k),
+                e => Error::snapshot("diff", key, e),
+            })
+    }
+
     /// Writes the new image (layer, config, manifest, anchor record),
     /// unpacks it and tags it; returns its ID.
     fn commit_blocking(&self, plan: &Plan) -> Result<String, CommitError> {
@@ -302,7 +327,7 @@ impl ImageService {
         let layer_ref = format!("commit-layer-{}", unique());
         let mut w = content.writer(&layer_ref, None).map_err(cerr("layer"))?;
         w.reset().map_err(cerr("layer"))?;
-        if let Err(e) = self.diff_rootfs(id, &mut w) {
+        if let Err(e) = self.diff_without_init_paths(id, &mut w) {
             drop(w);
             let _ = content.abort(&layer_ref);
             return Err(CommitError::Image(e));

@@ -19,6 +19,9 @@ use crate::ErrorKind;
 /// Why an image can't be deleted (the reason part of docker's message).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteConflict {
+    /// Another image names it as its parent (made from it by commit or
+    /// build); even `force` can't delete it.
+    DependentChildren,
     /// A tag or digest reference is left and `force` was not given.
     Referenced,
     /// A running container uses it; even `force` can't delete it.
@@ -30,18 +33,25 @@ pub enum DeleteConflict {
 impl DeleteConflict {
     /// Hard conflicts can't be forced.
     pub fn hard(&self) -> bool {
-        matches!(self, DeleteConflict::RunningContainer(_))
+        matches!(
+            self,
+            DeleteConflict::RunningContainer(_) | DeleteConflict::DependentChildren
+        )
     }
 
     /// Whether a container uses the image.
     pub fn used(&self) -> bool {
-        !matches!(self, DeleteConflict::Referenced)
+        matches!(
+            self,
+            DeleteConflict::RunningContainer(_) | DeleteConflict::StoppedContainer(_)
+        )
     }
 }
 
 impl std::fmt::Display for DeleteConflict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            DeleteConflict::DependentChildren => write!(f, "image has dependent child images"),
             DeleteConflict::Referenced => write!(f, "image is referenced in multiple repositories"),
             DeleteConflict::RunningContainer(c) => {
                 write!(f, "image is being used by running container {}", short(c))

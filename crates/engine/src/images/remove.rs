@@ -14,6 +14,9 @@
 //!   uses it; with several tags only force removes them all. Then the image
 //!   is deleted unless a running container uses it, or without force, a
 //!   reference is left or a stopped container uses it.
+//! - An image that another image names as its parent (one made from it by
+//!   commit or build) is never deleted: by ID that is docker's hard
+//!   conflict "image has dependent child images"; by tag only the tag goes.
 //!
 //! Deleting removes all of the image's records in one atomic update;
 //! garbage collection then removes the blobs and layer snapshots no other
@@ -72,14 +75,28 @@ fn is_single_reference(refs: &[Reference]) -> bool {
     canonical.len() == 1 && canonical.contains(&single.name())
 }
 
-/// The first conflict deleting `img` meets: a running user always; without
-/// force also a remaining reference (when `check_refs`) or a stopped user.
+/// Whether an image of `cat` names `img` as its parent (the config's
+/// `parent`, which commit and build record): docker's image children.
+fn has_children(cat: &Catalog, img: &Image) -> bool {
+    let id = img.id_string();
+    cat.images
+        .iter()
+        .any(|i| i.config().extra.get("parent").and_then(|p| p.as_str()) == Some(id.as_str()))
+}
+
+/// The first conflict deleting `img` meets, in docker's order: dependent
+/// children and a running user always; without force also a remaining
+/// reference (when `check_refs`) or a stopped user.
 fn conflict(
+    children: bool,
     remaining: &[Reference],
     users: &[ImageUser],
     force: bool,
     check_refs: bool,
 ) -> Option<DeleteConflict> {
+    if children {
+        return Some(DeleteConflict::DependentChildren);
+    }
     if let Some(u) = users.iter().find(|u| u.running) {
         return Some(DeleteConflict::RunningContainer(u.container.clone()));
     }
@@ -109,6 +126,7 @@ pub(crate) fn plan_delete(
         ..DeletePlan::default()
     };
     let refs = &img.refs;
+    let children = has_children(cat, img);
     // docker's test: a name that is a prefix of the ID means the ID, even
     // when a tag of the same spelling exists.
     let by_id = is_id_prefix(&id, name);
@@ -140,11 +158,11 @@ pub(crate) fn plan_delete(
         if !remaining.is_empty() {
             return Ok(plan);
         }
-        delete_helper(img, &remaining, users, force, true, &mut plan)?;
+        delete_helper(img, children, &remaining, users, force, true, &mut plan)?;
     } else {
         let mut remaining = refs.clone();
         if is_single_reference(refs) {
-            if let Some(c) = conflict(&[], users, force, false) {
+            if let Some(c) = conflict(children, &[], users, force, false) {
                 return Err(Error::DeleteConflict {
                     image: id,
                     conflict: c,
@@ -152,23 +170,25 @@ pub(crate) fn plan_delete(
             }
             plan.untag.append(&mut remaining);
         }
-        delete_helper(img, &remaining, users, force, false, &mut plan)?;
+        delete_helper(img, children, &remaining, users, force, false, &mut plan)?;
     }
     Ok(plan)
 }
 
 /// docker's `imageDeleteHelper`. `quiet`: a conflict leaves the image in
-/// place without an error, unless it would be an unused dangling image.
+/// place without an error, unless it would be an unused dangling image
+/// (no reference and no child).
 fn delete_helper(
     img: &Image,
+    children: bool,
     remaining: &[Reference],
     users: &[ImageUser],
     force: bool,
     quiet: bool,
     plan: &mut DeletePlan,
 ) -> Result<(), Error> {
-    if let Some(c) = conflict(remaining, users, force, true) {
-        let dangling = remaining.is_empty();
+    if let Some(c) = conflict(children, remaining, users, force, true) {
+        let dangling = remaining.is_empty() && !children;
         if quiet && (!dangling || c.used()) {
             return Ok(());
         }
@@ -522,6 +542,63 @@ mod tests {
                 format!("busybox@{}", Digest::of(b"m"))
             ]
         );
+        assert!(p.delete);
+    }
+
+    #[test]
+    fn images_with_children_are_not_deleted() {
+        // Image 2 was committed from image 1 (its config names the parent).
+        let parent = crate::images::catalog::test_image(1);
+        let mut child_cfg = crate::images::catalog::test_image(2).config.clone();
+        child_cfg
+            .extra
+            .insert("parent".into(), parent.id.to_string().into());
+        let child = std::sync::Arc::new(crate::images::catalog::Resolved {
+            id: Digest::of(&child_cfg.to_bytes()),
+            manifest: parent.manifest.clone(),
+            config: child_cfg,
+        });
+        let rec = |name: &str, n: u8| ImageRecord {
+            name: name.into(),
+            target: Descriptor {
+                media_type: manifest::MT_DOCKER_MANIFEST.into(),
+                digest: Digest::of(&[n]),
+                size: 1,
+                urls: vec![],
+                annotations: Default::default(),
+                platform: None,
+            },
+            created_at: 0,
+        };
+        let (pid, cid) = (parent.id.to_string(), child.id.to_string());
+        let records = vec![rec(&pid, 1), rec(BB, 1), rec(&cid, 2)];
+        let c = Catalog::build(records, |t| {
+            Ok(Some(if t.digest == Digest::of(&[1]) {
+                parent.clone()
+            } else {
+                child.clone()
+            }))
+        })
+        .unwrap();
+        for force in [false, true] {
+            let e = plan_delete(&c, &pid[7..19], force, &[]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    &pid[7..19]
+                )
+            );
+            assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        }
+        // By tag: the tag goes, the image stays (it is not dangling).
+        let p = plan_delete(&c, "busybox", false, &[]).unwrap();
+        assert_eq!(
+            (untagged(&p), p.delete),
+            (vec!["busybox:latest".into()], false)
+        );
+        // The child itself has no children.
+        let p = plan_delete(&c, &cid, false, &[]).unwrap();
         assert!(p.delete);
     }
 

@@ -131,8 +131,15 @@ impl ImageService {
         let _ops = self.read_ops();
         let before = self.catalog()?;
         let inner = &*self.inner;
-        let loaded = load_any_archive(&inner.content, &inner.leases, &inner.records, archive, None)
-            .map_err(|e| Error::Load(Box::new(e)))?;
+        let loaded = load_any_archive(
+            &inner.content,
+            &inner.leases,
+            &inner.records,
+            archive,
+            None,
+            &inner.platform,
+        )
+        .map_err(|e| Error::Load(Box::new(e)))?;
         self.anchor_all()?;
         let cat = self.catalog()?;
         // (image, names it was loaded with), in archive order.

@@ -172,7 +172,7 @@ mod images {
             .await;
         assert_eq!(
             r.unwrap_err().to_string(),
-            "import: import: FROM is not a valid change command"
+            "import: FROM is not a valid change command"
         );
         assert_eq!(e.image_count().await.unwrap(), 0);
     }

@@ -16,6 +16,7 @@ mod http;
 mod images;
 mod init_health;
 mod interactive;
+mod network_options;
 mod networks;
 mod pty;
 mod registry;

@@ -531,7 +531,8 @@ mod images {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();
-        let cfg = EngineConfig::with_roots(tmp.path().join("data"), tmp.path().join("exec"));
+        let mut cfg = EngineConfig::with_roots(tmp.path().join("data"), tmp.path().join("exec"));
+        cfg.bridge.bridge = "none".to_string();
         let id = {
             let e = Engine::new(cfg.clone()).await.unwrap();
             let id = import(&e, tiny_tar("persist"), Some("p"), None).await;

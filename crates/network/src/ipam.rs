@@ -188,10 +188,25 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 /// out (it overlaps everything).
 pub fn host_routes() -> std::io::Result<Vec<Ipv4Net>> {
     let text = std::fs::read_to_string("/proc/net/route")?;
-    Ok(parse_proc_route(&text))
+    Ok(parse_proc_route(&text)
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect())
 }
 
-fn parse_proc_route(text: &str) -> Vec<Ipv4Net> {
+/// The subnet the host routes through interface `iface`, if any: the
+/// subnet of an existing bridge, which a daemon that lost its record (or
+/// a second daemon on the same bridge) adopts instead of adding another
+/// address to it.
+pub fn subnet_of(iface: &str) -> Option<Ipv4Net> {
+    let text = std::fs::read_to_string("/proc/net/route").ok()?;
+    parse_proc_route(&text)
+        .into_iter()
+        .find(|(i, _)| i == iface)
+        .map(|(_, n)| n)
+}
+
+fn parse_proc_route(text: &str) -> Vec<(String, Ipv4Net)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -202,7 +217,8 @@ fn parse_proc_route(text: &str) -> Vec<Ipv4Net> {
             let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
             let dest = Ipv4Addr::from(u32::from_be(dest));
             let prefix = u32::from_be(mask).leading_ones() as u8;
-            (prefix > 0).then(|| Ipv4Net::new(dest, prefix).ok())?
+            let net = (prefix > 0).then(|| Ipv4Net::new(dest, prefix).ok())??;
+            Some((f.first()?.to_string(), net))
         })
         .collect()
 }
@@ -333,6 +349,9 @@ mod tests {
         let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        assert_eq!(parse_proc_route(text), vec![net("192.0.2.0/24")]);
+        assert_eq!(
+            parse_proc_route(text),
+            vec![("eth0".to_string(), net("192.0.2.0/24"))]
+        );
     }
 }

@@ -131,7 +131,23 @@ fn listings_and_inspect_match_docker() {
     // The server half of `info` (the client half names each CLI).
     let b = String::from_utf8_lossy(&d.berth(&["info"]).stdout).into_owned();
     let k = String::from_utf8_lossy(&d.docker(&["info"]).stdout).into_owned();
-    let server = |s: &str| s.split_once("\nServer:\n").map(|(_, r)| r.to_string());
+    // docker prints the runtimes in Go's map order, which varies run to
+    // run: the line is compared as a set.
+    let server = |s: &str| {
+        s.split_once("\nServer:\n").map(|(_, r)| {
+            r.lines()
+                .map(|l| match l.strip_prefix(" Runtimes:") {
+                    Some(names) => {
+                        let mut n: Vec<&str> = names.split_whitespace().collect();
+                        n.sort();
+                        format!(" Runtimes: {}", n.join(" "))
+                    }
+                    None => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    };
     assert!(server(&b).is_some(), "berth info: {b}");
     assert_eq!(server(&b), server(&k));
 }

@@ -340,6 +340,11 @@ impl NetworkService {
                 .parse()
                 .map_err(|_| Error::Ipam(ipam::Error::InvalidCidr(bip.clone())))?;
             rec.pool = Some(Pool::new(net.trunc(), Some(net.addr()), None).map_err(Error::Ipam)?);
+        } else if let (None, Some(existing)) = (&rec.pool, ipam::subnet_of(&s.bridge)) {
+            // The device exists already (made by an earlier daemon whose
+            // record is gone): its subnet is adopted, as dockerd adopts an
+            // existing docker0, rather than a second address added to it.
+            rec.pool = Some(Pool::new(existing, None, None).map_err(Error::Ipam)?);
         } else if rec.pool.is_none() {
             let taken = self.taken_subnets(&rec.id);
             let subnet = ipam::choose_subnet(&taken).map_err(Error::Ipam)?;

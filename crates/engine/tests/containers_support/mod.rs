@@ -38,6 +38,9 @@ pub fn config(root: &Path) -> EngineConfig {
     // The exec root is the temp dir itself: the shim's socket paths under
     // it must stay within the 108 bytes of a socket address (unix(7)).
     let mut cfg = EngineConfig::with_roots(root.join("data"), root.to_path_buf());
+    // No host networking for these tests: a bridge of the host's would be
+    // shared between test engines (the e2e tests give each daemon its own).
+    cfg.bridge.bridge = "none".to_string();
     cfg.runtimes.clear();
     cfg.runtimes.insert(
         "berth-runc".to_string(),

@@ -47,6 +47,8 @@ pub async fn engine_with(driver: &str) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut cfg = EngineConfig::with_roots(data.clone(), tmp.path().join("exec"));
+    // No host networking for these tests (see containers_support).
+    cfg.bridge.bridge = "none".to_string();
     cfg.storage_driver = driver.to_string();
     let engine = Engine::new(cfg).await.unwrap();
     Env {

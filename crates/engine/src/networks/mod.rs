@@ -439,6 +439,11 @@ impl NetworkService {
                 ports: reg.ports.values().flatten().copied().collect(),
             }
         };
+        // Nothing to filter or publish (no bridge network: `--bridge none`
+        // and no user networks): no table at all, and a stale one goes.
+        if rules.bridges.is_empty() && rules.ports.is_empty() {
+            return firewall::remove(&self.settings.table).map_err(Error::Firewall);
+        }
         firewall::apply(&self.settings.table, &rules).map_err(Error::Firewall)
     }
 

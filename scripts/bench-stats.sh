@@ -25,6 +25,10 @@ cleanup() {
   for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
   for _ in $(seq 100); do pgrep -f "$work/" >/dev/null || break; sleep 0.1; done
   pkill -9 -f "$work/" 2>/dev/null
+  # Containers a stopped daemon could not delete leave their cgroups.
+  for id in $(ls "$work/berth-exec/containers" 2>/dev/null); do
+    find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null | sort -r | xargs -r rmdir 2>/dev/null
+  done
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$work"
   ip link del bsberth0 2>/dev/null; ip link del bsdock0 2>/dev/null

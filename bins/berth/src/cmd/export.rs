@@ -25,7 +25,7 @@ pub async fn export(ctx: &Ctx, a: &ExportArgs) -> CliResult {
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
         ));
     }
-    let mut file = match &a.output {
+    let file = match &a.output {
         Some(path) => Some(
             super::outfile::AtomicFile::create(path)
                 .map_err(|e| CliError::new(format!("failed to export container: {e}")))?,
@@ -40,27 +40,5 @@ pub async fn export(ctx: &Ctx, a: &ExportArgs) -> CliResult {
         ))
         .send()
         .await;
-    let resp = match resp {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(f) = file {
-                f.abort();
-            }
-            return Err(e.into());
-        }
-    };
-    let mut body = berth_client::stream::BodyStream::new(resp, "/containers/export");
-    match file.take() {
-        Some(mut f) => {
-            if let Err(e) = body.copy_to(&mut f.file).await {
-                f.abort();
-                return Err(e.into());
-            }
-            f.commit().await.map_err(CliError::new)?;
-        }
-        None => {
-            body.copy_to(&mut tokio::io::stdout()).await?;
-        }
-    }
-    Ok(())
+    super::outfile::deliver(resp, file, "/containers/export").await
 }

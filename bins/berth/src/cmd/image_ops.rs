@@ -105,7 +105,7 @@ pub async fn save(ctx: &Ctx, a: &SaveArgs) -> CliResult {
     }
     // Like docker, the output file is validated and opened before the request; it
     // appears only once something was written to it.
-    let mut file = match &a.output {
+    let file = match &a.output {
         Some(path) => Some(
             super::outfile::AtomicFile::create(path)
                 .map_err(|e| CliError::new(format!("failed to save image: {e}")))?,
@@ -116,29 +116,7 @@ pub async fn save(ctx: &Ctx, a: &SaveArgs) -> CliResult {
     for i in &a.images {
         req = req.query("names", i);
     }
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(f) = file {
-                f.abort();
-            }
-            return Err(e.into());
-        }
-    };
-    let mut body = berth_client::stream::BodyStream::new(resp, "/images/get");
-    match file.take() {
-        Some(mut f) => {
-            if let Err(e) = body.copy_to(&mut f.file).await {
-                f.abort();
-                return Err(e.into());
-            }
-            f.commit().await.map_err(CliError::new)?;
-        }
-        None => {
-            body.copy_to(&mut tokio::io::stdout()).await?;
-        }
-    }
-    Ok(())
+    super::outfile::deliver(req.send().await, file, "/images/get").await
 }
 
 /// A request body streamed from a file or stdin.

@@ -199,6 +199,39 @@ impl AtomicFile {
     }
 }
 
+/// Streams a tar response (`export`, `save`) to `file` (committed only
+/// once the whole stream arrived) or to stdout. A failed request or copy
+/// aborts the file, so nothing half-written replaces the destination.
+pub async fn deliver(
+    resp: Result<http::Response<hyper::body::Incoming>, berth_client::Error>,
+    mut file: Option<AtomicFile>,
+    path: &str,
+) -> crate::error::CliResult {
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(f) = file {
+                f.abort();
+            }
+            return Err(e.into());
+        }
+    };
+    let mut body = berth_client::stream::BodyStream::new(resp, path);
+    match file.take() {
+        Some(mut f) => {
+            if let Err(e) = body.copy_to(&mut f.file).await {
+                f.abort();
+                return Err(e.into());
+            }
+            f.commit().await.map_err(crate::error::CliError::new)?;
+        }
+        None => {
+            body.copy_to(&mut tokio::io::stdout()).await?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

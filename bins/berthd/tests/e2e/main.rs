@@ -21,6 +21,7 @@ mod networks;
 mod pty;
 mod registry;
 mod resources;
+mod resources_devices;
 mod stats_stream;
 mod system;
 mod tls;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Daemon, ok, same, same_in, same_pair, started};
+use crate::harness::{Daemon, ok, same, same_in, same_pair, same_rows, started};
 
 /// The tree below `dir` as `path mode size content-hash` lines, sorted.
 fn tree(dir: &Path) -> String {
@@ -388,5 +388,5 @@ fn archives_match_docker() {
         &[("k-tag", "b-tag")],
         None,
     );
-    same(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    same_rows(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
 }

@@ -348,6 +348,20 @@ pub fn same(d: &Daemon, args: &[&str]) -> Seen {
     );
 }
 
+/// Like [`same`] for listings whose row order is not defined: the docker CLI prints
+/// the tags of one image grouped by repository in Go map order, which changes from
+/// run to run, so the rows are compared as sorted sets.
+pub fn same_rows(d: &Daemon, args: &[&str]) {
+    let sorted = |s: Seen| {
+        let mut rows: Vec<&str> = s.stdout.lines().collect();
+        rows.sort_unstable();
+        (s.code, rows.join("\n"), s.stderr.clone())
+    };
+    let b = sorted(seen(&d.berth(args), true));
+    let k = sorted(seen(&d.docker(args), false));
+    assert_eq!(b, k, "berth and docker differ for {args:?} (left berth)");
+}
+
 /// `s` with every run of 12 or 64 lowercase hex digits (IDs, digests) written `<id>`
 /// and each `(from, to)` name replaced, so runs on twin objects compare.
 pub fn normalize(s: &str, names: &[(&str, &str)]) -> String {

@@ -19,11 +19,12 @@
 #     berth's CLI and the docker CLI; the runtime floor (berth-runc vs runc)
 #   2 lifecycle: create+start+stop+rm, sequentially and 10 at a time
 #   3 density: N sleeping containers: run -d time early vs late, daemon
-#     and shim memory, ps latency at N
+#     and shim memory, ps latency at N; 200 on the default bridge
 #   4 memory: daemon RSS idle, after the containers, per shim; binary sizes
 #   5 images: load of a random-layer archive, push and pull of a 5-layer
 #     image through a registry on 127.0.0.1, rmi + prune
-#   6 build (classic builder): cold, no-change, one-file-change
+#   6 build (classic builder) of three Dockerfiles: cold, no-change,
+#     one-file-change
 #   7 Engine API: GET /containers/json with the density containers, 16
 #     keep-alive connections (bench-client: wrk cannot use unix sockets)
 #   8 logs: a container writing lines; logs read-back; engine CPU
@@ -47,10 +48,10 @@ only=" ${BENCH_ONLY:-1 2 3 4 5 6 7 8} "
 want() { [[ $only == *" $1 "* ]]; }
 
 if [ "$mode" = quick ]; then
-  run_rounds=8 lc_n=20 lc_par_rounds=1 density_n=30 ps_rounds=3 api_rounds=2 api_secs=3
+  run_rounds=8 lc_n=20 lc_par_rounds=1 density_n=30 bridge_n=30 ps_rounds=3 api_rounds=2 api_secs=3
   load_layers=5 load_mb=10 pp_layers=5 pp_mb=10 img_rounds=1 build_rounds=2 logs_mb=20 logs_rounds=2
 else
-  run_rounds=20 lc_n=100 lc_par_rounds=2 density_n=100 ps_rounds=5 api_rounds=3 api_secs=5
+  run_rounds=20 lc_n=100 lc_par_rounds=2 density_n=100 bridge_n=200 ps_rounds=5 api_rounds=3 api_secs=5
   load_layers=4 load_mb=50 pp_layers=5 pp_mb=60 img_rounds=3 build_rounds=3 logs_mb=100 logs_rounds=3
 fi
 # The full run goes to 500 containers when memory allows (see density()).
@@ -518,203 +519,35 @@ w_density_memory_api() {
   if want 3 || want 4 || want 7; then w_density; fi
 }
 
-# make_archive OUT TAG LAYERS MIB: a docker-archive (`docker save` format)
-# of LAYERS layers of MIB MiB of random content each (4 MiB files), made
-# here with tar and sha256sum.
-make_archive() {
-  local outf=$1 tag=$2 layers=$3 mib=$4 d l f h diff_ids="" layer_list="" hist=""
-  d=$(mktemp -d "$work/archive.XXXXXX")
-  mkdir -p "$d/out"
-  for l in $(seq "$layers"); do
-    mkdir -p "$d/src/l$l/data$l"
-    local left=$((mib * 1048576)) chunk
-    f=0
-    while [ "$left" -gt 0 ]; do
-      chunk=$((left < 4194304 ? left : 4194304))
-      f=$((f + 1))
-      head -c "$chunk" /dev/urandom >"$d/src/l$l/data$l/f$f.bin"
-      left=$((left - chunk))
-    done
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$d/src/l$l" -cf "$d/layer.tar" .
-    h=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-    mkdir -p "$d/out/$h"
-    mv "$d/layer.tar" "$d/out/$h/layer.tar"
-    rm -rf "$d/src/l$l"
-    diff_ids="$diff_ids${diff_ids:+,}\"sha256:$h\""
-    layer_list="$layer_list${layer_list:+,}\"$h/layer.tar\""
-    hist="$hist${hist:+,}{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":\"bench layer $l\"}"
-  done
-  printf '{"architecture":"%s","os":"linux","created":"1970-01-01T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]},"history":[%s]}' \
-    "$(dpkg --print-architecture)" "$diff_ids" "$hist" >"$d/config.json"
-  h=$(sha256sum "$d/config.json" | cut -d' ' -f1)
-  mv "$d/config.json" "$d/out/$h.json"
-  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":[%s]}]' "$h" "$tag" "$layer_list" >"$d/out/manifest.json"
-  (cd "$d/out" && tar -cf "$outf" manifest.json "$h.json" ./*/layer.tar --transform 's,^\./,,')
-  rm -rf "$d"
-}
-rmi_prune() { dk "$1" rmi "$2" && dk "$1" image prune -f; }
-
-reg_pid="" reg_port="" reg_dir=""
-# start_registry KIND: a fresh registry (docker-registry or berth-registry)
-# with an empty store on a free port of 127.0.0.1.
-start_registry() {
-  local kind=$1 p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p")" ] && break
-  done
-  reg_port=$p
-  reg_dir=$(mktemp -d "$work/registry.XXXXXX")
-  if [ "$kind" = docker-registry ]; then
-    cat >"$reg_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $reg_dir/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$p
-EOF
-    docker-registry serve "$reg_dir/config.yml" >>"$work/registry-$kind.log" 2>&1 &
-  else
-    "$rel/berth-registry" --root "$reg_dir/data" serve --addr "127.0.0.1:$p" >>"$work/registry-$kind.log" 2>&1 &
-  fi
-  reg_pid=$!
-  echo "$reg_pid" >"$work/bg.registry.pid"
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$p/v2/" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "registry $kind did not start on 127.0.0.1:$p" >&2
-  return 1
-}
-stop_registry() {
-  kill "$reg_pid" 2>/dev/null || true
-  wait "$reg_pid" 2>/dev/null || true
-  rm -f "$work/bg.registry.pid"
-  rm -rf "$reg_dir"
-}
-
-w_images() {
-  local i s kind ref
-  local total=$((load_layers * load_mb))
-  make_archive "$work/load.tar" bench/load:latest "$load_layers" "$load_mb"
-  for i in $(seq "$img_rounds"); do
+# Containers on one network: N sleeping containers on the default bridge
+# (each with its veth, address and firewall entries), the time of each
+# run -d early and late in the ramp; flat is the aim (issue: networking).
+w_density_bridge() {
+  local i s n=$bridge_n
+  for i in $(seq "$n"); do
     for s in $(order "$i"); do
-      sample "$work/load-$s" dk "$s" load -i "$work/load.tar"
-      sample "$work/rmi-$s" rmi_prune "$s" bench/load:latest
+      sample "$work/denbr-$s" dk "$s" run -d --network bridge --name "nb$i" "$img" sleep 1000000
     done
   done
-  row 5 "load of a $load_layers-layer ${total} MiB docker-archive" ms lower "$work/load-berth" "$work/load-docker"
-  row 5 "rmi + image prune -f of that image" ms lower "$work/rmi-berth" "$work/rmi-docker"
-  rm -f "$work/load.tar"
-
-  # Push and pull: each engine against a fresh, empty registry per
-  # measurement (so every push uploads every layer), with both engines
-  # against the same registry program, in turn docker-registry and
-  # berth-registry. Every push starts from the image as `load` made it (no
-  # compressed layers from an earlier pull to reuse); every pull starts
-  # with none of its layers present.
-  local pp_total=$((pp_layers * pp_mb))
-  make_archive "$work/pp.tar" bench/pp:latest "$pp_layers" "$pp_mb"
-  # Probes with the small image: does berthd push, does it pull?
-  local can_push=0 can_pull=0
-  start_registry docker-registry
-  dk berth tag "$img" "127.0.0.1:$reg_port/probe/berth" &&
-    dk berth push "127.0.0.1:$reg_port/probe/berth" >/dev/null 2>>"$work/errors.log" && can_push=1
-  dk docker tag "$img" "127.0.0.1:$reg_port/probe/docker"
-  dk docker push "127.0.0.1:$reg_port/probe/docker" >/dev/null
-  dk berth pull "127.0.0.1:$reg_port/probe/docker" >/dev/null 2>>"$work/errors.log" && can_pull=1
+  local tenth=$(((n + 9) / 10))
   for s in berth docker; do
-    dk "$s" rmi "127.0.0.1:$reg_port/probe/$s" "127.0.0.1:$reg_port/probe/docker" >/dev/null 2>&1 || true
+    head -n "$tenth" "$work/denbr-$s" >"$work/denbr-first-$s"
+    tail -n "$tenth" "$work/denbr-$s" >"$work/denbr-last-$s"
   done
-  stop_registry
-  log "berthd push: $([ $can_push = 1 ] && echo works || echo not yet); pull: $([ $can_pull = 1 ] && echo works || echo not yet)"
-  for kind in docker-registry berth-registry; do
-    for i in $(seq "$img_rounds"); do
-      for s in $(order "$i"); do
-        # Nothing to measure for berthd without push or pull.
-        if [ "$s" = berth ] && [ "$can_push" = 0 ] && [ "$can_pull" = 0 ]; then continue; fi
-        start_registry "$kind"
-        ref="127.0.0.1:$reg_port/bench/pp:latest"
-        local pusher=$s
-        # Without push in berthd, dockerd fills the registry for the pull.
-        [ "$s" = berth ] && [ "$can_push" = 0 ] && pusher=docker
-        dk "$pusher" load -i "$work/pp.tar" >/dev/null
-        dk "$pusher" tag bench/pp:latest "$ref"
-        if [ "$pusher" = "$s" ]; then
-          sample "$work/push-$kind-$s" dk "$s" push "$ref"
-        else
-          dk "$pusher" push "$ref" >/dev/null
-        fi
-        dk "$pusher" rmi "$ref" bench/pp:latest >/dev/null
-        if [ "$s" = docker ] || [ "$can_pull" = 1 ]; then
-          sample "$work/pull-$kind-$s" dk "$s" pull "$ref"
-          dk "$s" rmi "$ref" >/dev/null 2>&1 || true
-        fi
-        stop_registry
-      done
-    done
-    if [ "$can_push" = 1 ]; then
-      row 5 "push of a $pp_layers-layer ${pp_total} MiB image (as loaded) to $kind on 127.0.0.1" ms lower "$work/push-$kind-berth" "$work/push-$kind-docker"
-    else
-      notyet 5 "push of a $pp_layers-layer ${pp_total} MiB image to $kind on 127.0.0.1" "berthd does not push yet"
-    fi
-    if [ "$can_pull" = 1 ]; then
-      row 5 "pull of that image from $kind on 127.0.0.1" ms lower "$work/pull-$kind-berth" "$work/pull-$kind-docker"
-    else
-      notyet 5 "pull of that image from $kind on 127.0.0.1" "berthd does not pull yet"
-    fi
+  row 3 "run -d on the default bridge, first 10% (containers 1-$tenth)" ms lower "$work/denbr-first-berth" "$work/denbr-first-docker" "one network"
+  row 3 "run -d on the default bridge, last 10% (up to $n)" ms lower "$work/denbr-last-berth" "$work/denbr-last-docker"
+  for s in $(order 1); do
+    local ids
+    mapfile -t ids < <(dk "$s" ps -aq)
+    [ "${#ids[@]}" = 0 ] || dk "$s" rm -f "${ids[@]}" >/dev/null
   done
-  rm -f "$work/pp.tar"
 }
 
-build() { DOCKER_BUILDKIT=0 dk "$@"; }
-w_build() {
-  local ctx="$work/ctx" i s f
-  mkdir -p "$ctx/data"
-  for f in $(seq 20); do seq "$f" 1000 >"$ctx/data/f$f.txt"; done
-  head -c 1048576 /dev/urandom >"$ctx/data/blob.bin"
-  cat >"$ctx/Dockerfile" <<EOF
-FROM $img
-ENV APP=/app
-RUN mkdir -p /app/data && echo built >/app/stamp
-COPY data/ /app/data/
-RUN find /app -type f | wc -l >/app/count && cat /app/data/*.txt | wc -l >/app/lines
-WORKDIR /app
-LABEL bench=build
-CMD ["cat", "/app/count"]
-EOF
-  local probe
-  if ! probe=$(build berth build -t bench/build:probe "$ctx" 2>&1); then
-    echo "$probe" >>"$work/errors.log"
-    for m in "cold build (--no-cache)" "no-change rebuild" "one-file-change rebuild"; do
-      notyet 6 "$m of a 7-instruction Dockerfile" "the build through berthd failed"
-    done
-    return 0
-  fi
-  build docker build -t bench/build:probe "$ctx" >/dev/null 2>&1
-  for i in $(seq "$build_rounds"); do
-    for s in $(order "$i"); do
-      sample "$work/b-cold-$s" build "$s" build --no-cache -t bench/build "$ctx"
-      sample "$work/b-same-$s" build "$s" build -t bench/build "$ctx"
-      echo "change $i $s" >>"$ctx/data/f3.txt"
-      sample "$work/b-change-$s" build "$s" build -t bench/build "$ctx"
-    done
-  done
-  row 6 "cold build (--no-cache) of a 7-instruction Dockerfile" ms lower "$work/b-cold-berth" "$work/b-cold-docker" "classic builder"
-  row 6 "no-change rebuild" ms lower "$work/b-same-berth" "$work/b-same-docker"
-  row 6 "one-file-change rebuild (COPY and the RUN after it)" ms lower "$work/b-change-berth" "$work/b-change-docker"
-  for s in berth docker; do
-    dk "$s" rmi bench/build bench/build:probe >/dev/null 2>&1 || true
-    dk "$s" image prune -f >/dev/null 2>&1 || true
-  done
-}
+# Workloads 5 and 6 live in files of their own.
+# shellcheck source=scripts/bench/images.sh
+. "$repo/scripts/bench/images.sh"
+# shellcheck source=scripts/bench/build.sh
+. "$repo/scripts/bench/build.sh"
 
 w_logs() {
   local bytes=$((logs_mb * 1048576)) i s id shim c0 c1 t0 t1 us
@@ -792,6 +625,7 @@ if want 1; then workload 1 "run --rm busybox true" w_run; fi
 if want 2; then workload 2 "container lifecycle throughput" w_lifecycle; fi
 # One ramp of containers serves density, memory and the API benchmark.
 if want 3 || want 4 || want 7; then workload "3/4/7" "density, memory, API" w_density_memory_api; fi
+if want 3; then workload 3 "containers on the default bridge" w_density_bridge; fi
 if want 5; then workload 5 "images: load, push, pull, rmi" w_images; fi
 if want 6; then workload 6 "build (classic builder)" w_build; fi
 if want 8; then workload 8 "logs" w_logs; fi

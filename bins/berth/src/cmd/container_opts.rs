@@ -11,7 +11,7 @@ use berth_client::types::container::{
 };
 use clap::Args;
 
-use super::{netopts, parse};
+use super::{netopts, parse, tty};
 
 /// Container flags of `run` and `create` (docker's `containerOptions`).
 #[derive(Debug, Args, Default)]
@@ -539,6 +539,12 @@ pub fn create_request(
         masked_paths: masked,
         readonly_paths: readonly,
         init: o.init,
+        // The terminal's size at create, as the docker CLI sends it: the
+        // container's pty starts with it instead of being resized after start.
+        console_size: match (o.tty, tty::size()) {
+            (true, Some((h, w))) => [u64::from(h), u64::from(w)],
+            _ => [0, 0],
+        },
         ..Default::default()
     };
     Ok(CreateRequest {

@@ -157,6 +157,10 @@ pub fn spec_input(
         cwd: c.working_dir.clone(),
         user: c.user.clone(),
         tty: c.tty,
+        console_size: match h.console_size {
+            [height @ 1..=65535, width @ 1..=65535] => Some((height as u16, width as u16)),
+            _ => None,
+        },
         open_stdin: c.open_stdin,
         hostname: c.hostname.clone(),
         domainname: c.domainname.clone(),

@@ -183,6 +183,11 @@ pub struct SpecInput {
     /// "", "uid", "uid:gid", "name", "name:group" (any mix), as docker takes it.
     pub user: String,
     pub tty: bool,
+    /// The terminal's size `(height, width)` from HostConfig.ConsoleSize: given
+    /// to the runtime (process.consoleSize) so the pty has it before the
+    /// command runs. A resize after start would reach a shell already drawing
+    /// its prompt as a SIGWINCH, and make it redraw the line being typed.
+    pub console_size: Option<(u16, u16)>,
     /// Not part of the OCI config (stdin is the shim's business); carried so
     /// the input mirrors the container's config.
     pub open_stdin: bool,
@@ -546,6 +551,12 @@ pub(crate) fn build_spec_on(input: &SpecInput, host: &Host) -> Result<Spec, Spec
         &input.cwd
     }));
     process_section.set_terminal(input.tty.then_some(true));
+    if let (true, Some((height, width))) = (input.tty, input.console_size) {
+        process_section.set_console_size(Some(blank(
+            "process.consoleSize",
+            serde_json::json!({"height": height, "width": width}),
+        )?));
+    }
     process_section.set_user(user.to_oci());
     process_section.set_capabilities(Some(process::capability_sets(
         &capabilities,

@@ -736,3 +736,19 @@ fn kernel_release_parsing() {
     assert_eq!(parse_kernel_release("4.19-rc5"), (4, 19));
     assert_eq!(parse_kernel_release("garbage"), (0, 0));
 }
+
+#[test]
+fn terminal_size_goes_to_the_runtime_only_with_a_tty() {
+    let root = rootfs();
+    let mut input = base_input(root.path());
+    input.console_size = Some((33, 101));
+    let spec = build(&input);
+    assert!(spec["process"].get("consoleSize").is_none());
+    input.tty = true;
+    let spec = build(&input);
+    assert_eq!(spec["process"]["terminal"], true);
+    assert_eq!(
+        spec["process"]["consoleSize"],
+        json!({"height": 33, "width": 101})
+    );
+}

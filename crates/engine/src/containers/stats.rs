@@ -453,11 +453,27 @@ fn cgroups_of(pid: i64) -> Option<CgroupDirs> {
     cgroup_dirs(&own, &mountinfo)
 }
 
+/// The cgroup directories of a stream's container, found once per init
+/// process: finding them reads `/proc/self/mountinfo`, which the kernel
+/// renders anew on every read and which holds a line (with the long
+/// overlay options) for every running container's rootfs — per sample of
+/// each of 100 streamed containers that text dominated the stats cost.
+#[derive(Default)]
+struct DirsCache {
+    pid: i64,
+    dirs: Option<CgroupDirs>,
+}
+
 /// A sample of `c`, `None` when it is not running.
-fn sample_container(c: &Container) -> Option<StatsResponse> {
+fn sample_container(c: &Container, cache: &mut DirsCache) -> Option<StatsResponse> {
     let pid = running_pid(c)?;
-    let dirs = cgroups_of(pid)?;
-    let mut s = sample(&dirs);
+    if cache.pid != pid || cache.dirs.is_none() {
+        *cache = DirsCache {
+            pid,
+            dirs: cgroups_of(pid),
+        };
+    }
+    let mut s = sample(cache.dirs.as_ref()?);
     s.networks = networks_of(pid);
     let r = c.record();
     s.name = r.name.clone();
@@ -465,14 +481,21 @@ fn sample_container(c: &Container) -> Option<StatsResponse> {
     Some(s)
 }
 
-async fn sample_blocking(c: &Arc<Container>) -> Result<Option<StatsResponse>, Error> {
+async fn sample_blocking(
+    c: &Arc<Container>,
+    cache: DirsCache,
+) -> Result<(Option<StatsResponse>, DirsCache), Error> {
     let c = c.clone();
-    tokio::task::spawn_blocking(move || sample_container(&c))
-        .await
-        .map_err(|source| Error::Task {
-            op: "read container stats",
-            source,
-        })
+    tokio::task::spawn_blocking(move || {
+        let mut cache = cache;
+        let s = sample_container(&c, &mut cache);
+        (s, cache)
+    })
+    .await
+    .map_err(|source| Error::Task {
+        op: "read container stats",
+        source,
+    })
 }
 
 impl Engine {
@@ -493,6 +516,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut prev: Option<StatsResponse> = None;
+            let mut cache = DirsCache::default();
             // The first tick is immediate. A late tick (a slow sample, a
             // busy host) is not made up for with a burst of samples: the
             // next one is a second after it (`Delay`).
@@ -503,8 +527,11 @@ impl Engine {
                     _ = ticks.tick() => {}
                     _ = tx.closed() => return,
                 }
-                let s = match sample_blocking(&c).await {
-                    Ok(s) => s,
+                let s = match sample_blocking(&c, std::mem::take(&mut cache)).await {
+                    Ok((s, kept)) => {
+                        cache = kept;
+                        s
+                    }
                     Err(e) => {
                         super::warn(format_args!("stats of container {}: {e}", c.id));
                         return;

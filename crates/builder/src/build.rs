@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::args::BuildArgs;
 use crate::cache::{self, CacheIndex};
+use crate::cache_from::CacheSources;
 use crate::context::{Context, ContextError};
 use crate::copy::CopyError;
 use crate::instructions::{
@@ -226,67 +227,7 @@ pub async fn prepare<R: std::io::Read + Send + 'static>(
     })
 }
 
-/// Which stages the target needs: its base and `COPY --from` stages,
-/// transitively. Stage references are resolved with the meta args.
-pub fn needed_stages(
-    df: &Dockerfile,
-    target: usize,
-    overrides: &BTreeMap<String, Option<String>>,
-) -> Vec<bool> {
-    let mut args = BuildArgs::new(overrides.clone());
-    let lexer = df.lexer();
-    for c in &df.meta_args {
-        if let Instruction::Arg(decls) = &c.instruction {
-            for d in decls {
-                let env = args.meta_env();
-                let v = d
-                    .default
-                    .as_ref()
-                    .map(|v| lexer.process_word(v, &env).unwrap_or_else(|_| v.clone()));
-                args.add_meta(&d.key, v);
-            }
-        }
-    }
-    let env = args.meta_env();
-    let by_name = |name: &str, before: usize, numeric: bool| -> Option<usize> {
-        let lower = name.to_ascii_lowercase();
-        df.stages[..before]
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| {
-                numeric
-                    .then(|| name.parse::<usize>().ok())
-                    .flatten()
-                    .filter(|i| *i < before)
-            })
-    };
-    let mut needed = vec![false; df.stages.len()];
-    let mut todo = vec![target];
-    while let Some(i) = todo.pop() {
-        if needed[i] {
-            continue;
-        }
-        needed[i] = true;
-        let s = &df.stages[i];
-        let base = lexer
-            .process_word(&s.base, &env)
-            .unwrap_or_else(|_| s.base.clone());
-        if let Some(j) = by_name(&base, i, false) {
-            todo.push(j);
-        }
-        for c in &s.commands {
-            if let Instruction::Copy(cp) = &c.instruction {
-                if let Some(f) = &cp.from {
-                    let f = lexer.process_word(f, &env).unwrap_or_else(|_| f.clone());
-                    if let Some(j) = by_name(&f, i, true) {
-                        todo.push(j);
-                    }
-                }
-            }
-        }
-    }
-    needed
-}
+pub use crate::instructions::needed_stages;
 
 /// The state of the stage being built.
 #[derive(Debug, Clone)]
@@ -322,8 +263,11 @@ pub(crate) struct Runner {
     pub opts: BuildOptions,
     pub args: BuildArgs,
     pub tx: mpsc::Sender<Event>,
-    cache_old: BTreeMap<String, String>,
+    pub cache_old: BTreeMap<String, String>,
     pub cache_new: BTreeMap<String, String>,
+    /// `--cache-from`'s images (`None`: none asked for; see
+    /// [`crate::cache_from`]).
+    pub sources: Option<CacheSources>,
     step: usize,
     total: usize,
     /// The resulting image of each stage built so far.
@@ -376,18 +320,6 @@ impl Runner {
         cache::key(&all)
     }
 
-    /// The cached image of `key`, if caching is on and it still exists.
-    pub async fn cached(&self, key: &str) -> Option<String> {
-        if self.opts.no_cache {
-            return None;
-        }
-        let id = self
-            .cache_new
-            .get(key)
-            .or_else(|| self.cache_old.get(key))?;
-        self.engine.image_service().resolve(id).ok().map(|r| r.id)
-    }
-
     /// Takes a cache hit: the stage moves to `id`.
     pub async fn use_cache(&self, st: &mut StageState, id: String) -> Result<(), BuildError> {
         self.say(" ---> Using cache\n").await?;
@@ -420,7 +352,7 @@ impl Runner {
     ) -> Result<(), BuildError> {
         let created_by = crate::history::nop(&st.shell(), comment);
         let key = self.key(st, &[&created_by]);
-        if let Some(id) = self.cached(&key).await {
+        if let Some(id) = self.probe(st, &key, Some(&created_by)).await? {
             return self.use_cache(st, id).await;
         }
         let step = self.step_image(st, created_by);
@@ -616,6 +548,8 @@ impl Build {
             tx: tx.clone(),
             cache_old: index.load(),
             cache_new: BTreeMap::new(),
+            sources: (!self.opts.cache_from.is_empty() && !self.opts.no_cache)
+                .then(|| CacheSources::load(&self.engine, &self.opts.cache_from)),
             step: 0,
             total,
             stage_images: vec![None; self.df.stages.len()],

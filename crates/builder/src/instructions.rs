@@ -7,8 +7,10 @@
 //! forms, quoting, stage names, durations), so a bad Dockerfile fails
 //! before anything is built, with the line number.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::args::BuildArgs;
 use crate::lex::{LexError, Lexer, NoVars};
 use crate::parser::{
     self, Ast, Directives, Heredoc, Node, ParseError, parse_json_array, parse_words,
@@ -148,6 +150,68 @@ impl Dockerfile {
                     .filter(|i| *i < self.stages.len())
             })
     }
+}
+
+/// Which stages the target needs: its base and `COPY --from` stages,
+/// transitively. Stage references are resolved with the meta args.
+pub fn needed_stages(
+    df: &Dockerfile,
+    target: usize,
+    overrides: &BTreeMap<String, Option<String>>,
+) -> Vec<bool> {
+    let mut args = BuildArgs::new(overrides.clone());
+    let lexer = df.lexer();
+    for c in &df.meta_args {
+        if let Instruction::Arg(decls) = &c.instruction {
+            for d in decls {
+                let env = args.meta_env();
+                let v = d
+                    .default
+                    .as_ref()
+                    .map(|v| lexer.process_word(v, &env).unwrap_or_else(|_| v.clone()));
+                args.add_meta(&d.key, v);
+            }
+        }
+    }
+    let env = args.meta_env();
+    let by_name = |name: &str, before: usize, numeric: bool| -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        df.stages[..before]
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| {
+                numeric
+                    .then(|| name.parse::<usize>().ok())
+                    .flatten()
+                    .filter(|i| *i < before)
+            })
+    };
+    let mut needed = vec![false; df.stages.len()];
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if needed[i] {
+            continue;
+        }
+        needed[i] = true;
+        let s = &df.stages[i];
+        let base = lexer
+            .process_word(&s.base, &env)
+            .unwrap_or_else(|_| s.base.clone());
+        if let Some(j) = by_name(&base, i, false) {
+            todo.push(j);
+        }
+        for c in &s.commands {
+            if let Instruction::Copy(cp) = &c.instruction {
+                if let Some(f) = &cp.from {
+                    let f = lexer.process_word(f, &env).unwrap_or_else(|_| f.clone());
+                    if let Some(j) = by_name(&f, i, true) {
+                        todo.push(j);
+                    }
+                }
+            }
+        }
+    }
+    needed
 }
 
 fn from_ast(file: &str, ast: Ast) -> Result<Dockerfile, ParseError> {

@@ -10,10 +10,9 @@ use berth_engine::containers::{LogOptions, LogStream, WaitCondition};
 use berth_image::config::Healthcheck;
 
 use crate::build::{BuildError, Runner, StageState};
-use crate::copy::{self, CopyPlan, Source, SourceRoot};
+use crate::copy;
 use crate::history::{go_duration, go_list, go_quote_list, go_quote_rune, nop_one};
-use crate::instructions::{CmdLine, Command, Copy, Health, Instruction, Run};
-use crate::lex::NoVars;
+use crate::instructions::{CmdLine, Command, Health, Instruction, Run};
 
 fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
@@ -253,7 +252,7 @@ impl Runner {
         st.config.working_dir = dir.clone();
         let created_by = nop_one(&st.shell(), &format!("WORKDIR {dir}"));
         let key = self.key(st, &[&created_by]);
-        if let Some(id) = self.cached(&key).await {
+        if let Some(id) = self.probe(st, &key, Some(&created_by)).await? {
             return self.use_cache(st, id).await;
         }
         let rootfs = self.engine.build_rootfs(st.image.clone()).await?;
@@ -315,7 +314,7 @@ impl Runner {
         save_cmd.extend(cmd.iter().cloned());
         let created_by = save_cmd.join(" ");
         let key = self.key(st, &["RUN", &created_by]);
-        if let Some(id) = self.cached(&key).await {
+        if let Some(id) = self.probe(st, &key, Some(&created_by)).await? {
             return self.use_cache(st, id).await;
         }
         let Some(parent) = st.image.clone() else {
@@ -473,185 +472,6 @@ impl Runner {
         // A removal failure leaves a stopped container behind; the build's
         // own outcome is what the client needs to see.
         let _ = self.engine.container_remove(cid, true, true).await;
-    }
-
-    async fn copy(&mut self, st: &mut StageState, c: &Copy, add: bool) -> Result<(), BuildError> {
-        let keyword = if add { "ADD" } else { "COPY" };
-        let cerr = move |source| BuildError::Copy { keyword, source };
-        let dest_raw = self.expand(&c.dest, st)?;
-        let dest = copy::normalize_dest(&st.config.working_dir, &dest_raw);
-        let chown = match &c.chown {
-            Some(o) => Some(self.expand(o, st)?),
-            None => None,
-        };
-        let chmod = match &c.chmod {
-            Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| BuildError::Invalid {
-                what: "chmod",
-                value: m.clone(),
-                reason: "not an octal mode".into(),
-            })?),
-            None => None,
-        };
-        // The sources: heredocs, downloads, and paths.
-        let env = self.args.expand_env(&st.env());
-        let mut contents: Vec<Source> = Vec::new();
-        let mut words: Vec<String> = Vec::new();
-        for w in &c.sources {
-            let heredoc = w
-                .strip_prefix("<<")
-                .map(|n| n.trim_start_matches('-'))
-                .and_then(|n| {
-                    let n = self.lexer.process_word(n, &NoVars).unwrap_or_default();
-                    c.heredocs.iter().find(|h| h.name == n)
-                });
-            if let Some(h) = heredoc {
-                let data = if h.expand {
-                    self.lexer
-                        .process_word(&h.content, &env)
-                        .unwrap_or_else(|_| h.content.clone())
-                } else {
-                    h.content.clone()
-                };
-                contents.push(Source::Content {
-                    name: h.name.clone(),
-                    data: data.into_bytes(),
-                    mode: 0o644,
-                    mtime: None,
-                });
-                continue;
-            }
-            let w = self.expand(w, st)?;
-            if add && (w.starts_with("http://") || w.starts_with("https://")) {
-                contents.push(
-                    copy::download(&w, c.checksum.as_deref())
-                        .await
-                        .map_err(cerr)?,
-                );
-                continue;
-            }
-            words.push(w);
-        }
-        let from = match &c.from {
-            Some(f) => Some(self.source_image(f, st)?),
-            None => None,
-        };
-        let flags = format!("{chown:?} {chmod:?} {add}");
-        // A checksum of what is copied; for an image source the image ID
-        // and paths say it all (images do not change).
-        let (label, key) = match &from {
-            Some(img) => {
-                let key = self.key(st, &[keyword, img, &words.join("\n"), &dest, &flags]);
-                (None, key)
-            }
-            None => {
-                let ctx = self.ctx.clone();
-                let words2 = words.clone();
-                let contents2 = contents.clone();
-                let label = tokio::task::spawn_blocking(move || {
-                    let root = SourceRoot::Context(&ctx);
-                    let mut all = if words2.is_empty() {
-                        Vec::new()
-                    } else {
-                        copy::resolve_sources(root, &words2)?
-                    };
-                    all.extend(contents2);
-                    copy::checksum(root, &all)
-                })
-                .await
-                .map_err(BuildError::Task)?
-                .map_err(cerr)?;
-                let key = self.key(st, &[keyword, &label, &dest, &flags]);
-                (Some(label), key)
-            }
-        };
-        if let Some(id) = self.cached(&key).await {
-            return self.use_cache(st, id).await;
-        }
-        let src_rootfs = match &from {
-            Some(img) => Some(self.engine.build_rootfs(Some(img.clone())).await?),
-            None => None,
-        };
-        let rootfs = match self.engine.build_rootfs(st.image.clone()).await {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(s) = src_rootfs {
-                    let _ = self.engine.build_rootfs_release(s).await;
-                }
-                return Err(e.into());
-            }
-        };
-        let ctx = self.ctx.clone();
-        let dst = rootfs.path().to_path_buf();
-        let src = src_rootfs.as_ref().map(|r| r.path().to_path_buf());
-        let done = tokio::task::spawn_blocking(move || {
-            let root = match &src {
-                Some(p) => SourceRoot::Rootfs(p),
-                None => SourceRoot::Context(&ctx),
-            };
-            let mut all = if words.is_empty() {
-                Vec::new()
-            } else {
-                copy::resolve_sources(root, &words)?
-            };
-            all.extend(contents);
-            let owner = match &chown {
-                Some(o) => copy::resolve_owner(&dst, o)?,
-                None => (0, 0),
-            };
-            let plan = CopyPlan {
-                dest,
-                owner,
-                chmod,
-                unpack_archives: add,
-                keyword,
-            };
-            copy::perform(&dst, root, &plan, &all)?;
-            match label {
-                Some(l) => Ok(l),
-                None => copy::checksum(root, &all),
-            }
-        })
-        .await;
-        if let Some(s) = src_rootfs {
-            let _ = self.engine.build_rootfs_release(s).await;
-        }
-        let label = match done.map_err(BuildError::Task).and_then(|r| r.map_err(cerr)) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = self.engine.build_rootfs_release(rootfs).await;
-                return Err(e);
-            }
-        };
-        let created_by = nop_one(&st.shell(), &format!("{keyword} {label} in {dest_raw} "));
-        let step = self.step_image(st, created_by);
-        let id = self.engine.build_commit_rootfs(rootfs, step).await?;
-        self.record(key, st, id);
-        Ok(())
-    }
-
-    /// The image a `--from` names: a previous stage (by name or index) or
-    /// an image.
-    fn source_image(&self, f: &str, st: &StageState) -> Result<String, BuildError> {
-        let f = self
-            .lexer
-            .process_word(f, &self.args.meta_env())
-            .unwrap_or_else(|_| f.to_string());
-        let lower = f.to_ascii_lowercase();
-        let stage = self.stage_names[..st.index]
-            .iter()
-            .position(|n| n.as_deref() == Some(lower.as_str()))
-            .or_else(|| f.parse::<usize>().ok().filter(|i| *i < st.index));
-        if let Some(j) = stage {
-            return self.stage_images[j]
-                .clone()
-                .ok_or(BuildError::NoImage("copy"));
-        }
-        Ok(self
-            .engine
-            .image_service()
-            .resolve(&f)
-            .map_err(BuildError::Image)?
-            .id)
     }
 }
 

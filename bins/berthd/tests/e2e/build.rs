@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{Berthd, Run, started, wait_output};
 
 /// A build context directory with `files` (`name`, content).
-fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("context dir");
     for (name, data) in files {
         let p = dir.path().join(name);
@@ -20,7 +20,7 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// `docker build ARGS` with the classic builder.
-fn build<S: AsRef<std::ffi::OsStr>>(d: &Berthd, args: &[S]) -> Run {
+pub(crate) fn build<S: AsRef<std::ffi::OsStr>>(d: &Berthd, args: &[S]) -> Run {
     let mut all: Vec<std::ffi::OsString> = vec!["build".into()];
     all.extend(args.iter().map(|a| a.as_ref().to_os_string()));
     let mut child = d
@@ -44,11 +44,11 @@ fn steps(out: &str) -> usize {
     out.lines().filter(|l| l.starts_with("Step ")).count()
 }
 
-fn cache_hits(out: &str) -> usize {
+pub(crate) fn cache_hits(out: &str) -> usize {
     out.matches(" ---> Using cache").count()
 }
 
-fn no_containers_left(d: &Berthd) {
+pub(crate) fn no_containers_left(d: &Berthd) {
     let ps = d.docker(["ps", "-aq"]).ok();
     assert_eq!(ps.trim(), "", "build containers left behind");
 }

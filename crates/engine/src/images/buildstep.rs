@@ -61,6 +61,9 @@ pub enum BuildStepError {
     },
     #[error("build step task: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// A cache source lacks the history entry or layer a step took.
+    #[error("cache source {image} has no layer for history entry {index}")]
+    CacheSource { image: String, index: usize },
     /// A failure and a failure of cleaning up after it.
     #[error("{primary} (and cleaning up: {cleanup})")]
     Cleanup {
@@ -87,6 +90,22 @@ pub struct StepImage {
     /// (docker's `container` and `container_config`).
     pub container: Option<String>,
     pub container_config: Option<RunConfig>,
+}
+
+/// A step's image taken from a `--cache-from` image instead of being
+/// made: the parent's layers and history plus history entry `index` of
+/// `source` and, unless that entry is `empty_layer`, its layer (dockerd's
+/// "restored" cache image; the builder has checked that the parent's
+/// history and layers are a prefix of the source's).
+#[derive(Debug, Clone, Default)]
+pub struct CachedStep {
+    /// The image the step would have run on; `None` for `FROM scratch`.
+    pub parent: Option<String>,
+    /// The cache source's image ID.
+    pub source: String,
+    pub index: usize,
+    /// The new image's run config (the stage's config after the step).
+    pub config: RunConfig,
 }
 
 /// A writable root filesystem mounted for the builder (see the module
@@ -310,9 +329,70 @@ impl ImageService {
             history,
             extra,
         };
+        self.store_step_image(&config, layers)
+    }
+
+    /// The image of a step taken from a cache source (see [`CachedStep`]).
+    fn write_cached_step(&self, step: &CachedStep) -> Result<String, BuildStepError> {
+        let (pc, mut layers) = self.parent_parts(step.parent.as_deref())?;
+        let cat = self.catalog().map_err(BuildStepError::Image)?;
+        let src = cat.by_id_str(&step.source).map_err(BuildStepError::Image)?;
+        let sc = src.config();
+        let missing = || BuildStepError::CacheSource {
+            image: step.source.clone(),
+            index: step.index,
+        };
+        let entry = sc.history.get(step.index).ok_or_else(missing)?;
+        let mut rootfs = pc.rootfs.clone();
+        if !entry.empty_layer {
+            // The entry's layer is the one after those of the non-empty
+            // entries before it.
+            let n = sc.history[..step.index]
+                .iter()
+                .filter(|h| !h.empty_layer)
+                .count();
+            let diff = sc.rootfs.diff_ids.get(n).ok_or_else(missing)?;
+            let desc = src.resolved.manifest.layers.get(n).ok_or_else(missing)?;
+            rootfs.diff_ids.push(*diff);
+            layers.push(desc.clone());
+        }
+        let mut history = pc.history.clone();
+        history.push(entry.clone());
+        let mut extra = serde_json::Map::new();
+        if let Some(p) = &step.parent {
+            extra.insert("parent".into(), p.clone().into());
+        }
+        for k in ["os.version", "os.features"] {
+            if let Some(v) = sc.extra.get(k) {
+                extra.insert(k.into(), v.clone());
+            }
+        }
+        // dockerd's restored image: the source's platform and author, the
+        // entry's time as the image's.
+        let config = ImageConfig {
+            created: entry.created.clone(),
+            author: sc.author.clone(),
+            architecture: sc.architecture.clone(),
+            os: sc.os.clone(),
+            variant: sc.variant.clone(),
+            config: Some(step.config.clone()),
+            rootfs,
+            history,
+            extra,
+        };
+        self.store_step_image(&config, layers)
+    }
+
+    /// Writes a step image's config, manifest and anchor record; returns
+    /// the image ID.
+    fn store_step_image(
+        &self,
+        config: &ImageConfig,
+        layers: Vec<berth_image::manifest::Descriptor>,
+    ) -> Result<String, BuildStepError> {
         let (c, mut target) = berth_image::import::write_config_and_manifest(
             &self.inner.content,
-            &config,
+            config,
             layers,
             "build",
         )
@@ -442,6 +522,18 @@ impl Engine {
         self.blocking(move |svc| {
             let _ops = svc.read_ops();
             svc.write_step_image(&step, None)
+        })
+        .await
+    }
+
+    /// The image of a step found in a cache source.
+    pub async fn build_commit_cached(
+        self: &Arc<Self>,
+        step: CachedStep,
+    ) -> Result<String, BuildStepError> {
+        self.blocking(move |svc| {
+            let _ops = svc.read_ops();
+            svc.write_cached_step(&step)
         })
         .await
     }

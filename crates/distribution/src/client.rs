@@ -20,7 +20,10 @@ use crate::auth::{
     Access, CachedToken, Challenge, Credentials, TokenCache, TokenKey, TokenResponse,
     parse_challenges, repository_scope,
 };
-use crate::endpoint::{Repository, is_insecure, registry_host};
+use crate::endpoint::{
+    DOCKER_HUB_DOMAIN, Repository, Site, hostname, is_insecure, is_insecure_resolved,
+    needs_resolution, registry_host,
+};
 use crate::error::{Error, parse_errors};
 
 /// The client ID Docker's token requests carry.
@@ -30,8 +33,12 @@ const CLIENT_ID: &str = "docker";
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Extra insecure registries (`host[:port]` or CIDR), as daemon.json's
-    /// `insecure-registries`; loopback registries always are.
+    /// `insecure-registries`; registries in 127.0.0.0/8 always are.
     pub insecure_registries: Vec<String>,
+    /// Docker Hub's mirrors, as daemon.json's `registry-mirrors`
+    /// (`http[s]://host[:port]/`): pulls of `docker.io` repositories try
+    /// them in order before Docker Hub (see [`Client::mirror_sites`]).
+    pub mirrors: Vec<String>,
     pub user_agent: String,
     /// How many times a request is tried before its failure is final.
     pub attempts: u32,
@@ -47,6 +54,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             insecure_registries: Vec::new(),
+            mirrors: Vec::new(),
             user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")).to_owned(),
             attempts: 5,
             backoff: Duration::from_millis(250),
@@ -153,18 +161,47 @@ impl Client {
         &self.inner.config
     }
 
-    /// A session on `repo` with `creds`, asking for `access`.
+    /// A session on `repo` with `creds`, asking for `access`, at the
+    /// repository's own registry.
     pub fn session(&self, repo: Repository, creds: Credentials, access: Access) -> Session {
+        let site = Site::Registry(repo.host().to_owned());
+        self.session_at(repo, site, creds, access)
+    }
+
+    /// A session on `repo` at `site` (a mirror of [`Client::mirror_sites`]).
+    pub fn session_at(
+        &self,
+        repo: Repository,
+        site: Site,
+        creds: Credentials,
+        access: Access,
+    ) -> Session {
         let scope = repository_scope(&repo.path, access);
         Session {
             inner: Arc::new(SessionInner {
                 client: self.clone(),
-                host: repo.host().to_owned(),
+                site,
                 repo,
                 creds,
                 scope,
             }),
         }
+    }
+
+    /// The mirrors a pull of `repo` tries, in order, before its own
+    /// registry (dockerd's pull endpoints): the configured mirrors for a
+    /// Docker Hub repository, none for any other. Pushes never use them.
+    pub fn mirror_sites(&self, repo: &Repository) -> Vec<Site> {
+        if repo.domain != DOCKER_HUB_DOMAIN && repo.domain != "index.docker.io" {
+            return Vec::new();
+        }
+        self.inner
+            .config
+            .mirrors
+            .iter()
+            .cloned()
+            .map(Site::Mirror)
+            .collect()
     }
 
     pub(crate) fn http(&self, unverified: bool) -> &reqwest::Client {
@@ -186,36 +223,68 @@ impl Client {
         self.http(is_insecure(&host, &self.inner.config.insecure_registries))
     }
 
-    /// The endpoint of `host`, pinging it the first time.
-    pub(crate) async fn endpoint(&self, host: &str) -> Result<Endpoint, Error> {
-        if let Some(ep) = lock(&self.inner.endpoints).get(host) {
+    /// The endpoint of `site`, pinging it the first time.
+    pub(crate) async fn endpoint(&self, site: &Site) -> Result<Endpoint, Error> {
+        if let Some(ep) = lock(&self.inner.endpoints).get(site.key()) {
             return Ok(ep.clone());
         }
-        let ep = self.ping(host).await?;
-        lock(&self.inner.endpoints).insert(host.to_owned(), ep.clone());
+        let ep = self.ping(site).await?;
+        lock(&self.inner.endpoints).insert(site.key().to_owned(), ep.clone());
         Ok(ep)
     }
 
-    fn remember_challenges(&self, host: &str, challenges: Vec<Challenge>) {
-        if let Some(ep) = lock(&self.inner.endpoints).get_mut(host) {
+    fn remember_challenges(&self, site: &Site, challenges: Vec<Challenge>) {
+        if let Some(ep) = lock(&self.inner.endpoints).get_mut(site.key()) {
             ep.challenges = challenges;
         }
     }
 
-    /// `GET /v2/` over HTTPS, and for an insecure registry then over HTTP
-    /// if HTTPS got no answer at all (dockerd's fallback: any HTTP answer
-    /// settles the scheme). 200 and 401 are a registry; the 401's
-    /// challenges say how to authenticate.
-    pub(crate) async fn ping(&self, host: &str) -> Result<Endpoint, Error> {
-        let insecure = is_insecure(host, &self.inner.config.insecure_registries);
-        let mut tries = vec![("https", insecure)];
-        if insecure {
-            tries.push(("http", false));
+    /// Whether `host` is insecure (see [`is_insecure_resolved`]),
+    /// resolving its name when the configuration alone does not say.
+    async fn insecure(&self, host: &str) -> bool {
+        let configured = &self.inner.config.insecure_registries;
+        if !needs_resolution(host, configured) {
+            return is_insecure(host, configured);
         }
+        // Resolution failing means no address matches (dockerd's rule).
+        let lookup = tokio::net::lookup_host((hostname(host), 0));
+        let resolved: Vec<std::net::IpAddr> =
+            match tokio::time::timeout(self.inner.config.connect_timeout, lookup).await {
+                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+                _ => Vec::new(),
+            };
+        is_insecure_resolved(host, configured, &resolved)
+    }
+
+    /// `GET /v2/` at a site. A registry is tried over HTTPS, and when it
+    /// is insecure then over HTTP if HTTPS got no answer at all (dockerd's
+    /// fallback: any HTTP answer settles the scheme); a mirror only with
+    /// its configured scheme. 200 and 401 are a registry; the 401's
+    /// challenges say how to authenticate.
+    pub(crate) async fn ping(&self, site: &Site) -> Result<Endpoint, Error> {
+        let tries = match site {
+            Site::Registry(host) => {
+                let insecure = self.insecure(host).await;
+                let mut tries = vec![(format!("https://{host}/"), insecure)];
+                if insecure {
+                    tries.push((format!("http://{host}/"), false));
+                }
+                tries
+            }
+            Site::Mirror(url) => {
+                let u = Url::parse(url).map_err(|_| Error::Url(url.clone()))?;
+                let host = match (u.host_str(), u.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_owned(),
+                    _ => return Err(Error::Url(url.clone())),
+                };
+                let unverified = u.scheme() == "https" && self.insecure(&host).await;
+                vec![(url.clone(), unverified)]
+            }
+        };
         let mut last = None;
-        for (scheme, unverified) in tries {
-            let base = Url::parse(&format!("{scheme}://{host}/"))
-                .map_err(|_| Error::Url(format!("{scheme}://{host}/")))?;
+        for (base, unverified) in tries {
+            let base = Url::parse(&base).map_err(|_| Error::Url(base.clone()))?;
             let url = format!("{base}v2/");
             match self.http(unverified).get(&url).send().await {
                 Ok(resp) => {
@@ -241,7 +310,7 @@ impl Client {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| Error::Url(host.to_owned())))
+        Err(last.unwrap_or_else(|| Error::Url(site.to_string())))
     }
 
     fn token_cached(&self, key: &TokenKey) -> Option<String> {
@@ -370,7 +439,8 @@ impl Client {
     pub async fn login(&self, server: &str, creds: &Credentials) -> Result<String, Error> {
         let host = login_host(server);
         // Fresh: a login checks the registry as it is now.
-        let ep = self.ping(&host).await?;
+        let site = Site::Registry(host.clone());
+        let ep = self.ping(&site).await?;
         lock(&self.inner.endpoints).insert(host.clone(), ep.clone());
         let url = ep.v2_url();
         let http = self.http(ep.unverified);
@@ -503,7 +573,7 @@ pub struct Session {
 struct SessionInner {
     client: Client,
     repo: Repository,
-    host: String,
+    site: Site,
     creds: Credentials,
     /// The scope of the session's access to its repository.
     scope: String,
@@ -543,9 +613,14 @@ impl Session {
         format!("/v2/{}/{rest}", self.inner.repo.path)
     }
 
-    /// Pings the registry (once per client and host).
+    /// Where the session's requests go.
+    pub fn site(&self) -> &Site {
+        &self.inner.site
+    }
+
+    /// Pings the registry (once per client and site).
     pub async fn ping(&self) -> Result<(), Error> {
-        self.inner.client.endpoint(&self.inner.host).await.map(drop)
+        self.inner.client.endpoint(&self.inner.site).await.map(drop)
     }
 
     fn scopes(&self, extra: &[String]) -> Vec<String> {
@@ -584,7 +659,7 @@ impl Session {
                 return Ok(Some(format!("Bearer {t}")));
             }
             let t = client
-                .fetch_token(ch, &self.inner.host, creds, scopes, false, url)
+                .fetch_token(ch, self.inner.site.key(), creds, scopes, false, url)
                 .await?;
             client.token_store(key, &t);
             return Ok(Some(format!("Bearer {}", t.bearer())));
@@ -604,7 +679,7 @@ impl Session {
     /// that ended the attempts.
     pub(crate) async fn send(&self, req: &Request<'_>) -> Result<Response, Error> {
         let client = &self.inner.client;
-        let mut ep = client.endpoint(&self.inner.host).await?;
+        let mut ep = client.endpoint(&self.inner.site).await?;
         let url = ep
             .base
             .join(req.target)
@@ -657,7 +732,7 @@ impl Session {
                 reauthorized = true;
                 let fresh = challenges_of(resp.headers());
                 if !fresh.is_empty() {
-                    client.remember_challenges(&self.inner.host, fresh.clone());
+                    client.remember_challenges(&self.inner.site, fresh.clone());
                     ep.challenges = fresh;
                 }
                 if let Some(ch) = ep.bearer() {

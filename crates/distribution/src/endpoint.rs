@@ -1,11 +1,13 @@
-//! Where a repository lives: the host a reference's domain maps to, and
-//! whether that host may be spoken to without verified TLS.
+//! Where a repository lives: the host a reference's domain maps to, the
+//! [`Site`] a session talks to (the registry, or a mirror of Docker Hub),
+//! and whether a host may be spoken to without verified TLS.
 //!
 //! dockerd's rules: `docker.io` is served by `registry-1.docker.io`;
-//! registries in 127.0.0.0/8 (and `localhost`, `::1`) and those listed in
-//! `insecure-registries` (host[:port] or a CIDR) are *insecure*: HTTPS is
-//! tried first without certificate verification, then plain HTTP. Every
-//! other registry is HTTPS only.
+//! registries whose address is in 127.0.0.0/8 (`localhost` included) and
+//! those listed in `insecure-registries` (exactly as `host[:port]`, or by
+//! a CIDR holding their address; a name is resolved to decide) are
+//! *insecure*: HTTPS is tried first without certificate verification, then
+//! plain HTTP. Every other registry, Docker Hub always, is HTTPS only.
 
 use std::net::IpAddr;
 
@@ -49,6 +51,37 @@ impl Repository {
     }
 }
 
+/// Where a session's requests go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Site {
+    /// A registry's `host[:port]`: HTTPS, or for an insecure registry
+    /// HTTP when HTTPS gets no answer (found by pinging).
+    Registry(String),
+    /// A mirror's URL (`http://127.0.0.1:5000/`): its scheme is used as
+    /// configured; TLS to an insecure mirror host is not verified.
+    Mirror(String),
+}
+
+impl Site {
+    pub fn is_mirror(&self) -> bool {
+        matches!(self, Site::Mirror(_))
+    }
+
+    /// The key of the site's endpoint (mirror URLs hold `://`, hosts
+    /// never do, so the two kinds cannot collide).
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Site::Registry(h) | Site::Mirror(h) => h,
+        }
+    }
+}
+
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// The host serving the registry of `domain`.
 pub fn registry_host(domain: &str) -> &str {
     if domain == DOCKER_HUB_DOMAIN || domain == "index.docker.io" {
@@ -59,7 +92,7 @@ pub fn registry_host(domain: &str) -> &str {
 }
 
 /// The host part of `host[:port]` (IPv6 literals keep no brackets).
-fn hostname(host_port: &str) -> &str {
+pub(crate) fn hostname(host_port: &str) -> &str {
     if let Some(rest) = host_port.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
@@ -90,21 +123,72 @@ fn in_cidr(ip: IpAddr, net: &str) -> bool {
     }
 }
 
-/// Whether `host` (`host[:port]`) is an insecure registry: loopback, or
-/// listed in `configured` (exact `host[:port]`, or a CIDR holding its IP).
+/// The range dockerd always treats as insecure (its registry service
+/// appends it to `insecure-registries`).
+pub const DEFAULT_INSECURE_CIDR: &str = "127.0.0.0/8";
+
+/// An `insecure-registries` entry without the scheme dockerd strips.
+fn entry(c: &str) -> &str {
+    c.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+}
+
+/// Whether `host` (`host[:port]`) is an insecure registry, without name
+/// resolution: see [`is_insecure_resolved`].
 pub fn is_insecure(host: &str, configured: &[String]) -> bool {
-    let name = hostname(host);
-    let ip = name.parse::<IpAddr>().ok();
-    if name == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
+    is_insecure_resolved(host, configured, &[])
+}
+
+/// Whether `host` (`host[:port]`) is an insecure registry by dockerd's
+/// rules: an entry of `configured` naming it exactly (`host[:port]`, as
+/// dockerd's per-index configuration), or its address — the literal one,
+/// else the `resolved` ones — in 127.0.0.0/8 or a configured CIDR. Docker
+/// Hub's registry is always secure; `localhost` is loopback even when
+/// nothing was resolved.
+pub fn is_insecure_resolved(host: &str, configured: &[String], resolved: &[IpAddr]) -> bool {
+    if host == DOCKER_HUB_HOST {
+        return false;
+    }
+    if configured.iter().any(|c| entry(c) == host) {
         return true;
     }
-    configured.iter().any(|c| {
-        let c = c
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
-        c == host || ip.is_some_and(|ip| in_cidr(ip, c))
-    })
+    let name = hostname(host);
+    let ips: Vec<IpAddr> = match name.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) if name == "localhost" && resolved.is_empty() => {
+            vec![IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)]
+        }
+        Err(_) => resolved.to_vec(),
+    };
+    let cidrs = configured
+        .iter()
+        .map(|c| entry(c))
+        .filter(|c| c.contains('/'))
+        .chain(std::iter::once(DEFAULT_INSECURE_CIDR));
+    let cidrs: Vec<&str> = cidrs.collect();
+    ips.iter()
+        .any(|ip| cidrs.iter().any(|net| in_cidr(to_canonical(*ip), net)))
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it stands for (Go's
+/// `Unmap`).
+fn to_canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// Whether `host`'s name must be resolved to decide [`is_insecure_resolved`]:
+/// it is a name (not an address, not `localhost`, not Docker Hub) that no
+/// entry names exactly.
+pub fn needs_resolution(host: &str, configured: &[String]) -> bool {
+    let name = hostname(host);
+    host != DOCKER_HUB_HOST
+        && name != "localhost"
+        && name.parse::<IpAddr>().is_err()
+        && !configured.iter().any(|c| entry(c) == host)
 }
 
 #[cfg(test)]
@@ -127,29 +211,54 @@ mod tests {
     #[test]
     fn loopback_and_listed_registries_are_insecure() {
         let none: &[String] = &[];
-        for h in [
-            "127.0.0.1:5000",
-            "127.1.2.3",
-            "localhost",
-            "localhost:5000",
-            "[::1]:5000",
-        ] {
+        for h in ["127.0.0.1:5000", "127.1.2.3", "localhost", "localhost:5000"] {
             assert!(is_insecure(h, none), "{h}");
         }
-        for h in ["registry-1.docker.io", "10.0.0.1:5000", "example.com:5000"] {
+        // dockerd 20.10's default is 127.0.0.0/8 only: IPv6 loopback is
+        // secure unless configured.
+        for h in [
+            "registry-1.docker.io",
+            "10.0.0.1:5000",
+            "example.com:5000",
+            "[::1]:5000",
+        ] {
             assert!(!is_insecure(h, none), "{h}");
         }
         let cfg = vec![
             "example.com:5000".to_owned(),
             "10.0.0.0/8".to_owned(),
             "http://other:80/".to_owned(),
+            "::1/128".to_owned(),
         ];
         assert!(is_insecure("example.com:5000", &cfg));
         assert!(!is_insecure("example.com", &cfg), "the port is part of it");
         assert!(is_insecure("10.1.2.3:5000", &cfg));
         assert!(!is_insecure("11.1.2.3:5000", &cfg));
         assert!(is_insecure("other:80", &cfg));
+        assert!(is_insecure("[::1]:5000", &cfg));
         assert!(in_cidr("::1".parse().unwrap(), "::/0"));
         assert!(!in_cidr("1.2.3.4".parse().unwrap(), "1.2.3.0/33"));
+    }
+
+    #[test]
+    fn names_are_decided_by_their_addresses() {
+        let cfg = vec!["10.0.0.0/8".to_owned(), "named:5000".to_owned()];
+        let ten: IpAddr = "10.9.8.7".parse().unwrap();
+        let pub_ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(is_insecure_resolved("reg.lan:5000", &cfg, &[ten]));
+        assert!(!is_insecure_resolved("reg.lan:5000", &cfg, &[pub_ip]));
+        assert!(!is_insecure_resolved("reg.lan:5000", &cfg, &[]));
+        // A name resolving to loopback (the host's own name in /etc/hosts).
+        let lo: IpAddr = "127.0.1.1".parse().unwrap();
+        assert!(is_insecure_resolved("myhost:5000", &[], &[lo]));
+        let mapped: IpAddr = "::ffff:10.1.1.1".parse().unwrap();
+        assert!(is_insecure_resolved("reg.lan", &cfg, &[mapped]));
+        // Docker Hub is never insecure, whatever it resolves to.
+        assert!(!is_insecure_resolved(DOCKER_HUB_HOST, &cfg, &[ten]));
+        assert!(needs_resolution("reg.lan:5000", &cfg));
+        assert!(!needs_resolution("named:5000", &cfg));
+        assert!(!needs_resolution("10.0.0.1:5000", &cfg));
+        assert!(!needs_resolution("localhost:5000", &cfg));
+        assert!(!needs_resolution(DOCKER_HUB_HOST, &cfg));
     }
 }

@@ -141,6 +141,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("decode tag list from {url}: {source}")]
+    TagList {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("tag list of {url}: more than 10000 pages")]
+    TagListEndless { url: String },
     #[error("build http client: {0}")]
     Build(#[source] reqwest::Error),
     #[error("registry url {0:?}: invalid")]

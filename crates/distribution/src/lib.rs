@@ -18,6 +18,9 @@
 //!
 //! Registries on loopback addresses, and those configured as insecure, are
 //! reached over HTTPS without verification or plain HTTP ([`endpoint`]).
+//! Pulls of Docker Hub repositories may go through configured mirrors
+//! first ([`Client::mirror_sites`]); [`Session::tags`] lists a repository's
+//! tags for `--all-tags` pulls.
 
 pub mod auth;
 pub mod blobs;
@@ -25,10 +28,13 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod manifests;
+pub mod tags;
 
 pub use auth::{Access, Challenge, Credentials, parse_challenges};
 pub use blobs::{BlobStream, Progress, Uploaded};
 pub use client::{Client, ClientConfig, Session, login_host};
-pub use endpoint::{Repository, is_insecure, registry_host};
+pub use endpoint::{
+    DEFAULT_INSECURE_CIDR, Repository, Site, is_insecure, is_insecure_resolved, registry_host,
+};
 pub use error::{Error, RegistryError};
 pub use manifests::{ACCEPT_MANIFESTS, Fetched, ResolvedImage};

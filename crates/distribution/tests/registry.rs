@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use berth_content::Digest;
 use berth_distribution::{
-    Access, Client, ClientConfig, Credentials, Error, Repository, Session, Uploaded,
+    Access, Client, ClientConfig, Credentials, Error, Repository, Session, Site, Uploaded,
 };
 use berth_image::import::blob_descriptor;
 use berth_image::manifest::{
@@ -607,4 +607,79 @@ async fn basic_and_token_auth() {
     let anon = session(&c, &tok.addr, "t/y", Credentials::anonymous(), Access::Pull);
     let e = anon.get_manifest("1").await.unwrap_err();
     assert!(e.is_unauthorized() || e.code() == Some("DENIED"), "{e}");
+}
+
+#[tokio::test]
+async fn tag_lists_follow_pages_and_mirrors_serve_docker_hub_only() {
+    let r = Registry::start(&[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::new(ClientConfig {
+        backoff: Duration::from_millis(20),
+        mirrors: vec![format!("http://{}/", r.addr)],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let s = session(
+        &c,
+        &r.addr,
+        "library/x",
+        Credentials::anonymous(),
+        Access::Push,
+    );
+    let (_, _, index) = push_image(&s, dir.path(), "c").await;
+    for tag in ["a", "b"] {
+        let m = s.get_manifest("c").await.unwrap();
+        s.put_manifest(tag, &m.media_type, m.bytes).await.unwrap();
+    }
+    assert_eq!(s.tags().await.unwrap(), ["a", "b", "c"]);
+    // One tag per page: the Link headers lead through all three.
+    assert_eq!(s.tags_by_page(Some(1)).await.unwrap(), ["a", "b", "c"]);
+    let missing = session(
+        &c,
+        &r.addr,
+        "t/none",
+        Credentials::anonymous(),
+        Access::Pull,
+    );
+    assert_eq!(
+        missing.tags().await.unwrap_err().code(),
+        Some("NAME_UNKNOWN")
+    );
+
+    // docker.io/library/x through the mirror: the same image, and the
+    // session's requests never name Docker Hub.
+    let hub = Repository::new("docker.io", "library/x");
+    let sites = c.mirror_sites(&hub);
+    assert_eq!(sites, [Site::Mirror(format!("http://{}/", r.addr))]);
+    let via = c.session_at(
+        hub,
+        sites[0].clone(),
+        Credentials::anonymous(),
+        Access::Pull,
+    );
+    let got = via
+        .resolve_image("a", &Platform::default_linux())
+        .await
+        .unwrap();
+    assert_eq!(got.top.digest, index);
+    assert_eq!(via.tags().await.unwrap(), ["a", "b", "c"]);
+    assert!(
+        c.mirror_sites(&Repository::new(&r.addr, "library/x"))
+            .is_empty()
+    );
+
+    // A mirror URL is used with its scheme only: https here finds no TLS.
+    let c = Client::new(ClientConfig {
+        mirrors: vec![format!("https://{}/", r.addr)],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let hub = Repository::new("docker.io", "library/x");
+    let site = c.mirror_sites(&hub).remove(0);
+    let via = c.session_at(hub, site, Credentials::anonymous(), Access::Pull);
+    let err = via.tags().await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("https://{}/v2/", r.addr)),
+        "{err}"
+    );
 }

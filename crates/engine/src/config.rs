@@ -50,8 +50,19 @@ pub struct EngineConfig {
     /// The default bridge and the firewall table.
     pub bridge: crate::networks::BridgeSettings,
     /// Layers a pull downloads at once (daemon.json's
-    /// `max-concurrent-downloads`, 3 by default).
+    /// `max-concurrent-downloads`, 3 by default; 0 sets no limit, as in
+    /// dockerd's transfer manager).
     pub max_concurrent_downloads: usize,
+    /// Layers a push uploads at once (`max-concurrent-uploads`, 5 by
+    /// default; 0 sets no limit).
+    pub max_concurrent_uploads: usize,
+    /// Registries reached without verified TLS or over plain HTTP besides
+    /// 127.0.0.0/8: `host[:port]` entries and CIDRs (`insecure-registries`,
+    /// already validated and without schemes).
+    pub insecure_registries: Vec<String>,
+    /// Docker Hub's mirrors (`registry-mirrors`, validated URLs ending in
+    /// `/`), tried in order by pulls of `docker.io` images.
+    pub registry_mirrors: Vec<String>,
 }
 
 impl EngineConfig {
@@ -93,6 +104,9 @@ impl EngineConfig {
             shutdown_timeout: 15,
             bridge: Default::default(),
             max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
+            insecure_registries: Vec::new(),
+            registry_mirrors: Vec::new(),
         }
     }
 }

@@ -2,17 +2,15 @@
 //! saved by `docker save` loads into berth with the same image ID, and
 //! berth's save loads back into Docker with the same ID.
 //!
-//! The test starts a private dockerd (own data root, exec root and socket,
-//! no bridge, no iptables) inside its own mount namespace, so nothing it
-//! mounts outlives it. Needs root and `dockerd` + `docker` on PATH; without
-//! them it says so and does nothing.
+//! The test starts a private dockerd (testkit's: own data root, exec root
+//! and socket, no bridge, no iptables, own mount namespace). Needs root
+//! and `dockerd` + `docker` on PATH; without them it says so and does
+//! nothing.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use berth_content::{Leases, Store};
 use berth_image::manifest::{self, Parsed};
@@ -21,82 +19,7 @@ use berth_image::{
 };
 use berth_snapshots::Snapshotter;
 use berth_snapshots::overlay::OverlaySnapshotter;
-
-struct Dockerd {
-    child: Child,
-    sock: PathBuf,
-}
-
-impl Dockerd {
-    fn start(dir: &Path) -> Dockerd {
-        let sock = dir.join("docker.sock");
-        let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "dockerd"])
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", sock.display()))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(dir.join("dockerd.log")).unwrap())
-            .spawn()
-            .expect("spawn dockerd");
-        let d = Dockerd { child, sock };
-        let start = Instant::now();
-        while !d.docker(&["version"]).status.success() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "dockerd did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        d
-    }
-
-    fn docker(&self, args: &[&str]) -> std::process::Output {
-        Command::new("docker")
-            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-            .args(args)
-            .output()
-            .expect("run docker")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.docker(args);
-        assert!(
-            o.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        // SIGTERM to `unshare`, which has exec'd dockerd: a clean shutdown
-        // stops its containerd too; the namespace takes any mount along.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-        .unwrap_or(false)
-}
+use testkit::dockerd::{Dockerd, on_path};
 
 /// A busybox rootfs tarball: /bin/busybox and /bin/sh -> busybox.
 fn busybox_rootfs(out: &Path) {

@@ -8,6 +8,8 @@
 //! - a *runtime* is an OCI runtime binary with runc's command-line contract,
 //!   driven with a private `--root` state dir ([`Runtime`]); a [`Container`]
 //!   is one id in it, force-deleted when dropped;
+//! - a *private dockerd* is a real Docker engine on its own socket and
+//!   roots, for interop tests ([`dockerd::Dockerd`]);
 //! - a *console socket* receives the pty master that the runtime sends for a
 //!   `terminal: true` process ([`ConsoleSocket`], [`Pty`]).
 //!
@@ -19,6 +21,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod console;
 pub mod daemonnet;
+pub mod dockerd;
 pub mod rootfs;
 pub mod runtime;
 pub mod shared;

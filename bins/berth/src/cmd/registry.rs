@@ -328,13 +328,7 @@ pub async fn push(ctx: &Ctx, a: &PushArgs) -> CliResult {
     if a.all_tags && !name_only {
         return Err(CliError::new("tag can't be used with --all-tags/-a"));
     }
-    if a.all_tags {
-        return Err(CliError::new(format!(
-            "{PROG} push --all-tags is not supported: push each tag of {} by its name",
-            n.familiar_name()
-        )));
-    }
-    if name_only {
+    if !a.all_tags && name_only {
         n.tag = Some("latest".into());
         if !a.quiet {
             outln("Using default tag: latest");
@@ -343,6 +337,7 @@ pub async fn push(ctx: &Ctx, a: &PushArgs) -> CliResult {
     if n.digest.is_some() {
         return Err(CliError::new("cannot push a digest reference"));
     }
+    // Without a tag the daemon pushes every tag of the repository.
     let tag = n.tag.clone();
     let auth = registry_auth(ctx, &n)?;
     let name = n.familiar_name();

@@ -297,3 +297,57 @@ fn login_logout_and_authenticated_pulls_match_docker() {
     let out = same(&d, &["pull", &name]);
     assert!(out.stderr.contains("no basic auth credentials"), "{out:?}");
 }
+
+#[test]
+fn all_tags_pushes_and_pulls_match_docker() {
+    if !testkit::require_root() {
+        return;
+    }
+    let d = started();
+    let (rb, rk) = (Registry::start(false), Registry::start(false));
+    let names = [(rk.addr.as_str(), rb.addr.as_str())];
+    let (bn, kn) = (format!("{}/t/all", rb.addr), format!("{}/t/all", rk.addr));
+    for t in ["1", "2"] {
+        ok(&d, &["tag", "busybox", &format!("{bn}:{t}")]);
+        ok(&d, &["tag", "busybox", &format!("{kn}:{t}")]);
+    }
+    let out = twins(
+        &d,
+        &["push", "--all-tags", &bn],
+        &["push", "--all-tags", &kn],
+        &names,
+    );
+    for want in ["1: digest: sha256:", "2: digest: sha256:"] {
+        assert!(out.stdout.contains(want), "{want:?} in {out:?}");
+    }
+    twins(
+        &d,
+        &["push", "-a", "-q", &bn],
+        &["push", "-a", "-q", &kn],
+        &names,
+    );
+    same(&d, &["push", "-a", "busybox:1"]);
+
+    for t in ["1", "2"] {
+        ok(&d, &["rmi", &format!("{bn}:{t}"), &format!("{kn}:{t}")]);
+    }
+    let out = twins(
+        &d,
+        &["pull", "--all-tags", &bn],
+        &["pull", "--all-tags", &kn],
+        &names,
+    );
+    for want in [
+        "1: Pulling from t/all\n".to_string(),
+        "2: Pulling from t/all\n".to_string(),
+        format!("Status: Downloaded newer image for {bn}\n"),
+    ] {
+        assert!(out.stdout.contains(&want), "{want:?} in {out:?}");
+    }
+    twins(
+        &d,
+        &["pull", "-a", "-q", &bn],
+        &["pull", "-a", "-q", &kn],
+        &names,
+    );
+}

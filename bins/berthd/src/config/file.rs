@@ -34,6 +34,10 @@ pub(super) const FILE_KEYS: &[&str] = &[
     "tlscacert",
     "tlscert",
     "tlskey",
+    "insecure-registries",
+    "registry-mirrors",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
 ];
 
 /// The configuration file's shape (after the unknown-key check).
@@ -72,6 +76,14 @@ pub(super) struct FileConfig {
     pub(super) tlscacert: Option<PathBuf>,
     pub(super) tlscert: Option<PathBuf>,
     pub(super) tlskey: Option<PathBuf>,
+    #[serde(rename = "insecure-registries")]
+    pub(super) insecure_registries: Option<Vec<String>>,
+    #[serde(rename = "registry-mirrors")]
+    pub(super) registry_mirrors: Option<Vec<String>>,
+    #[serde(rename = "max-concurrent-downloads")]
+    pub(super) max_concurrent_downloads: Option<i64>,
+    #[serde(rename = "max-concurrent-uploads")]
+    pub(super) max_concurrent_uploads: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

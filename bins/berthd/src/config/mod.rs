@@ -18,11 +18,13 @@ use crate::listen::{Host, HostError};
 use crate::log::Level;
 
 mod file;
+pub mod registry;
 #[cfg(test)]
 mod tests;
 mod values;
 
 use file::{FileConfig, check_file, read_file};
+use registry::{RegistryOptionError, RegistryOptions, validate_index_name, validate_mirror};
 use values::{check_ulimit, log_driver, parse_ulimit};
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -123,6 +125,38 @@ pub struct Flags {
     /// Path to TLS key file
     #[arg(long = "tlskey", value_name = "PATH")]
     pub tlskey: Option<PathBuf>,
+    /// Enable insecure registry communication (HOST[:PORT] or CIDR)
+    #[arg(long = "insecure-registry", value_name = "REGISTRY",
+          value_parser = flag_index_name, allow_hyphen_values = true)]
+    pub insecure_registries: Vec<String>,
+    /// Preferred Docker registry mirror (http[s]://HOST[:PORT])
+    #[arg(long = "registry-mirror", value_name = "URL", value_parser = flag_mirror)]
+    pub registry_mirrors: Vec<String>,
+    /// Set the max concurrent downloads
+    #[arg(
+        long = "max-concurrent-downloads",
+        value_name = "INT",
+        allow_negative_numbers = true
+    )]
+    pub max_concurrent_downloads: Option<i64>,
+    /// Set the max concurrent uploads
+    #[arg(
+        long = "max-concurrent-uploads",
+        value_name = "INT",
+        allow_negative_numbers = true
+    )]
+    pub max_concurrent_uploads: Option<i64>,
+}
+
+/// `--insecure-registry` values are checked as dockerd's flag does (the
+/// rest of the checks run with the file's entries).
+fn flag_index_name(s: &str) -> Result<String, RegistryOptionError> {
+    validate_index_name(s).map(|_| s.to_owned())
+}
+
+/// `--registry-mirror` values are validated and normalized as they parse.
+fn flag_mirror(s: &str) -> Result<String, RegistryOptionError> {
+    validate_mirror(s)
 }
 
 /// The default bridge's name: an interface name (IFNAMSIZ, no `/`,
@@ -179,7 +213,18 @@ pub struct DaemonConfig {
     pub tls: Option<crate::tls::TlsSettings>,
     pub bip: Option<String>,
     pub mtu: Option<u32>,
+    /// `insecure-registries` and `registry-mirrors`.
+    pub registry: RegistryOptions,
+    /// Layers pulled at once (0: no limit).
+    pub max_concurrent_downloads: usize,
+    /// Layers pushed at once (0: no limit).
+    pub max_concurrent_uploads: usize,
 }
+
+/// dockerd's default `max-concurrent-downloads`.
+pub const DEFAULT_MAX_DOWNLOADS: usize = 3;
+/// dockerd's default `max-concurrent-uploads`.
+pub const DEFAULT_MAX_UPLOADS: usize = 5;
 
 /// Errors of reading and validating the configuration. Messages follow
 /// dockerd's where it has one for the same mistake.
@@ -243,6 +288,25 @@ pub enum ConfigError {
     TlsMaterial(&'static str),
     #[error("invalid bridge name {0:?}: expected an interface name")]
     BridgeName(String),
+    #[error(transparent)]
+    Registry(#[from] RegistryOptionError),
+    #[error("invalid max concurrent {what}: {value}")]
+    MaxConcurrent { what: &'static str, value: i64 },
+    /// dockerd's wrapping of a value check that failed: `stage` says
+    /// whether the file alone or the merge with the flags was checked.
+    #[error("unable to configure the berth daemon with file {path}: {stage} failed: {source}")]
+    Validation {
+        path: PathBuf,
+        stage: &'static str,
+        #[source]
+        source: Box<ConfigError>,
+    },
+}
+
+/// dockerd's check of a transfer limit: negative is refused, 0 is no
+/// limit.
+fn max_concurrent(what: &'static str, value: i64) -> Result<usize, ConfigError> {
+    usize::try_from(value).map_err(|_| ConfigError::MaxConcurrent { what, value })
 }
 
 impl Flags {
@@ -286,6 +350,16 @@ impl Flags {
         put("tlscacert", path(&self.tlscacert));
         put("tlscert", path(&self.tlscert));
         put("tlskey", path(&self.tlskey));
+        put("insecure-registries", nonempty(&self.insecure_registries));
+        put("registry-mirrors", nonempty(&self.registry_mirrors));
+        put(
+            "max-concurrent-downloads",
+            self.max_concurrent_downloads.map(|n| n.to_string()),
+        );
+        put(
+            "max-concurrent-uploads",
+            self.max_concurrent_uploads.map(|n| n.to_string()),
+        );
         m
     }
 }
@@ -308,6 +382,7 @@ impl DaemonConfig {
         path: PathBuf,
         file: Option<Map<String, Value>>,
     ) -> Result<DaemonConfig, ConfigError> {
+        let read = file.is_some();
         let file: FileConfig = match file {
             None => FileConfig::default(),
             Some(map) => {
@@ -320,6 +395,57 @@ impl DaemonConfig {
                 })?
             }
         };
+
+        // Transfer limits: dockerd checks the file's values, then the
+        // merged ones, each failure wrapped with the file's name.
+        let wrap = |stage: &'static str| {
+            let path = path.clone();
+            move |e: ConfigError| {
+                if read {
+                    ConfigError::Validation {
+                        path,
+                        stage,
+                        source: Box::new(e),
+                    }
+                } else {
+                    e
+                }
+            }
+        };
+        let from_file = "configuration validation from file";
+        let merged = "merged configuration validation from file and command line flags";
+        let limit = |what, flag: Option<i64>, file: Option<i64>, default: usize| {
+            if let Some(v) = file {
+                max_concurrent(what, v).map_err(wrap(from_file))?;
+            }
+            match flag.or(file) {
+                Some(v) => max_concurrent(what, v).map_err(wrap(merged)),
+                None => Ok(default),
+            }
+        };
+        let max_concurrent_downloads = limit(
+            "downloads",
+            flags.max_concurrent_downloads,
+            file.max_concurrent_downloads,
+            DEFAULT_MAX_DOWNLOADS,
+        )?;
+        let max_concurrent_uploads = limit(
+            "uploads",
+            flags.max_concurrent_uploads,
+            file.max_concurrent_uploads,
+            DEFAULT_MAX_UPLOADS,
+        )?;
+        let insecure = if flags.insecure_registries.is_empty() {
+            file.insecure_registries.clone().unwrap_or_default()
+        } else {
+            flags.insecure_registries.clone()
+        };
+        let mirrors = if flags.registry_mirrors.is_empty() {
+            file.registry_mirrors.clone().unwrap_or_default()
+        } else {
+            flags.registry_mirrors.clone()
+        };
+        let registry = RegistryOptions::load(&insecure, &mirrors)?;
 
         // TLS: --tlsverify implies --tls; both need the daemon's pair, and
         // verification needs the CA.
@@ -504,6 +630,9 @@ impl DaemonConfig {
             tls,
             bip: flags.bip.clone().or(file.bip.clone()),
             mtu: flags.mtu.or(file.mtu),
+            registry,
+            max_concurrent_downloads,
+            max_concurrent_uploads,
         })
     }
 
@@ -520,6 +649,10 @@ impl DaemonConfig {
         cfg.live_restore = self.live_restore;
         cfg.debug = self.debug;
         cfg.shutdown_timeout = self.shutdown_timeout;
+        cfg.max_concurrent_downloads = self.max_concurrent_downloads;
+        cfg.max_concurrent_uploads = self.max_concurrent_uploads;
+        cfg.insecure_registries = self.registry.insecure_entries();
+        cfg.registry_mirrors = self.registry.mirrors.clone();
         cfg.bridge = berth_engine::networks::BridgeSettings {
             bridge: self.bridge.clone(),
             bip: self.bip.clone(),

@@ -249,3 +249,111 @@ fn tls_settings_and_its_default_port() {
     let c = merge(&["--tls", "--tlscert", "/c", "--tlskey", "/k"], None).unwrap();
     assert_eq!(c.tls.unwrap().client_ca, None);
 }
+
+#[test]
+fn registry_settings_and_transfer_limits() {
+    let c = merge(&[], None).unwrap();
+    assert_eq!(
+        (c.max_concurrent_downloads, c.max_concurrent_uploads),
+        (3, 5)
+    );
+    assert_eq!(c.registry.insecure_cidrs, vec!["127.0.0.0/8".to_string()]);
+    let e = c.engine_config();
+    assert_eq!(
+        (e.max_concurrent_downloads, e.max_concurrent_uploads),
+        (3, 5)
+    );
+
+    let c = merge(
+        &[],
+        Some(
+            r#"{"insecure-registries": ["10.0.0.0/8", "reg:5000"],
+                "registry-mirrors": ["http://127.0.0.1:5999"],
+                "max-concurrent-downloads": 7, "max-concurrent-uploads": 0}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.max_concurrent_downloads, c.max_concurrent_uploads),
+        (7, 0)
+    );
+    let e = c.engine_config();
+    assert_eq!(
+        e.insecure_registries,
+        ["reg:5000", "10.0.0.0/8", "127.0.0.0/8"].map(String::from)
+    );
+    assert_eq!(
+        e.registry_mirrors,
+        vec!["http://127.0.0.1:5999/".to_string()]
+    );
+
+    let c = merge(
+        &[
+            "--insecure-registry",
+            "a:1",
+            "--insecure-registry",
+            "192.168.0.0/16",
+            "--registry-mirror",
+            "https://m",
+            "--max-concurrent-uploads",
+            "2",
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.registry.insecure_hosts, vec!["a:1".to_string()]);
+    assert_eq!(c.registry.mirrors, vec!["https://m/".to_string()]);
+    assert_eq!(c.max_concurrent_uploads, 2);
+
+    // dockerd's wording, flag values as they were normalized.
+    let e = merge(
+        &[
+            "--registry-mirror",
+            "http://a",
+            "--max-concurrent-uploads",
+            "3",
+        ],
+        Some(r#"{"registry-mirrors": ["http://b"], "max-concurrent-uploads": 2}"#),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "max-concurrent-uploads: (from flag: 3, from file: 2), registry-mirrors: (from flag: [http://a/], from file: [http://b])"
+        ),
+        "{e}"
+    );
+    let e = merge(&[], Some(r#"{"max-concurrent-downloads": -1}"#)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unable to configure the berth daemon with file /etc/berth/daemon.json: configuration validation from file failed: invalid max concurrent downloads: -1"
+    );
+    let e = merge(&["--max-concurrent-uploads", "-2"], Some("{}")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unable to configure the berth daemon with file /etc/berth/daemon.json: merged configuration validation from file and command line flags failed: invalid max concurrent uploads: -2"
+    );
+    let e = merge(&["--max-concurrent-downloads", "-1"], None).unwrap_err();
+    assert_eq!(e.to_string(), "invalid max concurrent downloads: -1");
+    let e = merge(&[], Some(r#"{"registry-mirrors": ["ftp://x"]}"#)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"invalid mirror: unsupported scheme "ftp" in "ftp://x""#
+    );
+    let e = merge(&["--insecure-registry", "ftp://x"], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "insecure registry ftp://x should not contain '://'"
+    );
+    let e = Flags::try_parse_from(["berthd", "--registry-mirror", "ftp://x"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(r#"invalid mirror: unsupported scheme "ftp" in "ftp://x""#),
+        "{e}"
+    );
+    let e = Flags::try_parse_from(["berthd", "--insecure-registry", "-bad-"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("invalid index name (-bad-). Cannot begin or end with a hyphen"),
+        "{e}"
+    );
+}

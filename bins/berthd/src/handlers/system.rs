@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use berth_api_types::system::{
-    ComponentVersion, IndexInfo, Info, Platform, PluginsInfo, RegistryConfig, Runtime, Version,
-};
+use berth_api_types::system::{ComponentVersion, Info, Platform, PluginsInfo, Runtime, Version};
 use berth_engine::events::Event;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA};
@@ -195,21 +193,7 @@ pub async fn info(daemon: &Arc<Daemon>) -> Resp {
         os_type: "linux".to_string(),
         architecture: host::machine().to_string(),
         index_server_address: "https://index.docker.io/v1/".to_string(),
-        registry_config: Some(RegistryConfig {
-            allow_nondistributable_artifacts_cidrs: Some(Vec::new()),
-            allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
-            insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into()]),
-            index_configs: Some(BTreeMap::from([(
-                "docker.io".to_string(),
-                IndexInfo {
-                    name: "docker.io".into(),
-                    mirrors: Some(Vec::new()),
-                    secure: true,
-                    official: true,
-                },
-            )])),
-            mirrors: Some(Vec::new()),
-        }),
+        registry_config: Some(cfg.registry.api()),
         ncpu: host::ncpu(),
         mem_total: host::mem_total(),
         generic_resources: None,

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use crate::harness::{Berthd, Layout, berthd_bin};
 
 /// Runs berthd expecting it to refuse to start; returns its stderr.
-fn refuses(layout: &Layout, extra: &[&str]) -> String {
+pub fn refuses(layout: &Layout, extra: &[&str]) -> String {
     let out = Command::new(berthd_bin())
         .args(layout.base_args())
         .args(extra)

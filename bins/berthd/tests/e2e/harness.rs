@@ -35,6 +35,8 @@ pub struct Berthd {
     child: Option<Child>,
     /// The daemon's arguments, for a restart.
     args: Vec<String>,
+    /// Environment variables set for the daemon (a proxy, say).
+    env: Vec<(String, String)>,
     dir: Option<TempDir>,
     pub root: PathBuf,
     pub sock: PathBuf,
@@ -118,6 +120,12 @@ impl Berthd {
 
     /// Starts a daemon in `layout` with extra flags.
     pub fn start_in(layout: Layout, extra: &[&str]) -> Berthd {
+        Self::start_env(layout, extra, &[])
+    }
+
+    /// Starts a daemon in `layout` with extra flags and environment
+    /// variables.
+    pub fn start_env(layout: Layout, extra: &[&str], env: &[(&str, &str)]) -> Berthd {
         let root = layout.path().to_path_buf();
         if !layout.config_file().exists() {
             std::fs::write(layout.config_file(), "{}\n").expect("write daemon.json");
@@ -125,10 +133,15 @@ impl Berthd {
         let log = root.join("berthd.log");
         let mut args = layout.base_args();
         args.extend(extra.iter().map(|a| a.to_string()));
-        let child = spawn_daemon(&args, &log);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = spawn_daemon(&args, &env, &log);
         let d = Berthd {
             child: Some(child),
             args,
+            env,
             sock: root.join("d.sock"),
             data: root.join("data"),
             exec: root.join("x"),
@@ -155,7 +168,7 @@ impl Berthd {
     /// Starts the daemon again on the same roots and socket.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "restart of a running daemon");
-        self.child = Some(spawn_daemon(&self.args, &self.log));
+        self.child = Some(spawn_daemon(&self.args, &self.env, &self.log));
         self.wait_ready();
     }
 
@@ -348,7 +361,7 @@ impl Berthd {
 }
 
 /// Starts berthd with `args`, its output appended to `log`.
-fn spawn_daemon(args: &[String], log: &Path) -> Child {
+fn spawn_daemon(args: &[String], env: &[(String, String)], log: &Path) -> Child {
     let logf = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -356,6 +369,7 @@ fn spawn_daemon(args: &[String], log: &Path) -> Child {
         .expect("open daemon log");
     Command::new(berthd_bin())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(logf.try_clone().expect("dup log"))
         .stderr(logf)

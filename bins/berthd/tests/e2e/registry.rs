@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Berthd, berthd_bin, started};
 
-fn registry_bin() -> PathBuf {
+pub fn registry_bin() -> PathBuf {
     let p = Path::new(berthd_bin()).with_file_name("berth-registry");
     assert!(
         p.exists(),
@@ -20,16 +20,35 @@ fn registry_bin() -> PathBuf {
 }
 
 /// A berth-registry on 127.0.0.1 with a temp root; killed on drop.
-struct Registry {
+pub struct Registry {
     child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
+    /// `host:port` it listens on.
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// A port free on `host` right now.
+pub fn free_port(host: &str) -> u16 {
+    TcpListener::bind((host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("find a free port on {host}: {e}"))
 }
 
 impl Registry {
-    /// Starts the registry with `args`; `files` are written to its temp
-    /// dir first and each `@name` argument becomes that file's path.
-    fn start(args: &[&str], files: &[(&str, String)]) -> Registry {
+    /// Starts the registry on 127.0.0.1 with `args`; `files` are written
+    /// to its temp dir first and each `@name` argument becomes that
+    /// file's path.
+    pub fn start(args: &[&str], files: &[(&str, String)]) -> Registry {
+        Self::start_at(
+            &format!("127.0.0.1:{}", free_port("127.0.0.1")),
+            args,
+            files,
+        )
+    }
+
+    /// Starts the registry on `addr` (`host:port`), as [`Registry::start`].
+    pub fn start_at(addr: &str, args: &[&str], files: &[(&str, String)]) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
@@ -41,11 +60,7 @@ impl Registry {
                 None => a.to_string(),
             })
             .collect();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = addr.to_string();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
         let child = Command::new(registry_bin())
             .arg("--root")
@@ -74,7 +89,7 @@ impl Drop for Registry {
 }
 
 /// The `<tag>: digest: sha256:… size: N` line's digest.
-fn pushed_digest(out: &str, tag: &str) -> String {
+pub fn pushed_digest(out: &str, tag: &str) -> String {
     let line = out
         .lines()
         .find(|l| l.starts_with(&format!("{tag}: digest: sha256:")))
@@ -85,7 +100,7 @@ fn pushed_digest(out: &str, tag: &str) -> String {
     d
 }
 
-fn run_echo(d: &Berthd, image: &str) {
+pub fn run_echo(d: &Berthd, image: &str) {
     let out = d
         .docker(["run", "--rm", image, "/bin/busybox", "echo", "pulled"])
         .ok();

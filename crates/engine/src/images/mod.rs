@@ -53,7 +53,7 @@ use berth_snapshots::overlay::OverlaySnapshotter;
 use berth_snapshots::{Kind, Snapshotter};
 
 pub use api::{ReadBridge, WriteBridge};
-pub use buildstep::{BuildRootfs, BuildStepError, StepImage};
+pub use buildstep::{BuildRootfs, BuildStepError, CachedStep, StepImage};
 pub use commit::{CommitError, CommitOptions};
 pub use error::{DeleteConflict, Error};
 pub use pull::PullRequest;
@@ -194,8 +194,12 @@ impl ImageService {
         let records_path = root.join("images.json");
         let records =
             ImageStore::open(&records_path).map_err(open_err("image records", &records_path))?;
-        let registry = berth_distribution::Client::new(Default::default())
-            .map_err(open_err("registry client", root))?;
+        let registry = berth_distribution::Client::new(berth_distribution::ClientConfig {
+            insecure_registries: cfg.insecure_registries.clone(),
+            mirrors: cfg.registry_mirrors.clone(),
+            ..Default::default()
+        })
+        .map_err(open_err("registry client", root))?;
         let svc = ImageService {
             inner: Arc::new(Inner {
                 content,

@@ -1,11 +1,14 @@
 //! `docker pull` (`POST /images/create?fromImage=&tag=`): a reference is
 //! resolved to a manifest (through an index for this host's platform, or
-//! the one asked for), the config is fetched, and the layers are
+//! the one asked for) at the first site that answers (Docker Hub's
+//! mirrors, then the registry), the config is fetched, and the layers are
 //! downloaded concurrently (`max-concurrent-downloads`, 3 by default) into
 //! the content store, each verified by digest as it is written and
 //! unpacked in order as soon as it and the layers below it are in. Layers
 //! already unpacked and stored are skipped. The image is recorded under
-//! its tag and its digest reference (`RepoDigests`).
+//! its tag and its digest reference (`RepoDigests`). A name without tag
+//! or digest and no `tag` (`docker pull --all-tags`) pulls every tag of
+//! the repository, one after the other.
 //!
 //! Failures before the first progress line (an unknown tag, bad
 //! credentials) are plain errors, so the Engine API can answer them with
@@ -32,7 +35,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::ImageService;
 use super::remote::{
-    Out, ProgressTx, RegistryError, Throttle, credentials, layer_progress, layer_status, pull_error,
+    Out, ProgressTx, RegistryError, Throttle, concurrency, credentials, layer_progress,
+    layer_status, pull_error,
 };
 use crate::Engine;
 
@@ -44,12 +48,40 @@ const CONFIG_LIMIT: u64 = 8 << 20;
 pub struct PullRequest {
     /// `fromImage`: a name, possibly with a tag or digest.
     pub from_image: String,
-    /// `tag`: a tag or a digest (`sha256:…`); empty for the name's own or
-    /// `latest`.
+    /// `tag`: a tag or a digest (`sha256:…`); empty for the name's own,
+    /// or for every tag when the name has none (dockerd's rule: the CLI
+    /// always sends a tag, `latest` by default, except with `--all-tags`).
     pub tag: String,
     /// `platform` (`os/arch[/variant]`); empty for this host's.
     pub platform: String,
     pub auth: AuthConfig,
+}
+
+/// What a pull request names: one image, or every tag of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PullTarget {
+    /// A tag or digest reference.
+    One(Reference),
+    /// A name without tag or digest and no `tag` parameter: dockerd pulls
+    /// every tag of the repository (`docker pull --all-tags`).
+    AllTags(Reference),
+}
+
+impl PullTarget {
+    fn reference(&self) -> &Reference {
+        match self {
+            PullTarget::One(r) | PullTarget::AllTags(r) => r,
+        }
+    }
+}
+
+/// The target of a pull request, as dockerd reads `fromImage` and `tag`.
+pub(crate) fn pull_target(from_image: &str, tag: &str) -> Result<PullTarget, RegistryError> {
+    let r = Reference::parse_normalized(from_image).map_err(RegistryError::InvalidReference)?;
+    if tag.is_empty() && r.tag.is_none() && r.digest.is_none() {
+        return Ok(PullTarget::AllTags(r));
+    }
+    pull_reference(from_image, tag).map(PullTarget::One)
 }
 
 /// The reference a pull request names, as the docker CLI splits it.
@@ -93,6 +125,8 @@ impl LayerPlan {
 /// Everything the store side of a pull needs, fetched from the registry.
 struct Fetched {
     reference: Reference,
+    /// The tag or digest the progress names ("1: Pulling from t/b").
+    tag_or_digest: String,
     /// The digest the reference resolved to (an index's or a manifest's).
     top: Digest,
     /// The platform's manifest, as stored.
@@ -100,50 +134,134 @@ struct Fetched {
     manifest: Manifest,
     config_digest: Digest,
     config: ImageConfig,
+    /// The index (if any), the manifest and the config, all verified, to
+    /// store before the layers.
+    small: Vec<berth_distribution::Fetched>,
+}
+
+/// Where a pull goes and what it found there first.
+enum Start {
+    One(Box<Fetched>),
+    Tags(Vec<String>),
 }
 
 impl Engine {
-    /// Pulls an image; progress goes to `progress`. See the module docs.
+    /// Pulls an image, or every tag of a repository; progress goes to
+    /// `progress`. See the module docs.
+    ///
+    /// A Docker Hub repository is tried at each configured mirror first
+    /// (dockerd's pull endpoints): a mirror that fails to resolve the image
+    /// (or to list the tags) gives way to the next site, and the last
+    /// site's error is the pull's. The layers come from the site that
+    /// resolved the image.
     pub async fn image_pull(
         &self,
         req: PullRequest,
         progress: ProgressTx,
     ) -> Result<(), RegistryError> {
         let out = Out(progress);
-        let reference = pull_reference(&req.from_image, &req.tag)?;
+        let target = pull_target(&req.from_image, &req.tag)?;
         let platform = if req.platform.is_empty() {
             self.images.inner.platform.clone()
         } else {
             Platform::parse(&req.platform)
                 .ok_or_else(|| RegistryError::InvalidPlatform(req.platform.clone()))?
         };
-        let svc = self.images.clone();
-        let session = svc.registry().session(
-            Repository::from_reference(&reference),
-            credentials(&req.auth),
-            Access::Pull,
-        );
+        let reference = target.reference().clone();
+        let repo = Repository::from_reference(&reference);
+        let creds = credentials(&req.auth);
+        let registry = self.images.registry();
+        let mut started = None;
+        for site in registry.mirror_sites(&repo) {
+            let session = registry.session_at(repo.clone(), site, creds.clone(), Access::Pull);
+            // Any failure at a mirror gives way to the next site (dockerd
+            // falls back from mirrors whatever the error).
+            if let Ok(first) = self.start(&session, &target, &platform).await {
+                started = Some((session, first));
+                break;
+            }
+        }
+        let (session, first) = match started {
+            Some(s) => s,
+            None => {
+                let session = registry.session(repo, creds, Access::Pull);
+                let first = self.start(&session, &target, &platform).await?;
+                (session, first)
+            }
+        };
+        let updated = match first {
+            Start::One(fetched) => self.pull_fetched(&session, *fetched, &out).await?,
+            Start::Tags(tags) => {
+                let mut updated = false;
+                for tag in tags {
+                    let r = pull_reference(&reference.name(), &tag)?;
+                    let fetched = self.resolve(&session, &r, &platform).await?;
+                    updated |= self.pull_fetched(&session, fetched, &out).await?;
+                }
+                updated
+            }
+        };
+        let status = if updated {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        // dockerd names what was asked for: `busybox:1`, or `busybox` for
+        // all of its tags.
+        let asked = match &target {
+            PullTarget::One(r) => r.familiar_string(),
+            PullTarget::AllTags(r) => r.familiar_name(),
+        };
+        out.send(JsonMessage::status("", format!("Status: {status} {asked}")))
+            .await;
+        let labels = self.registry_labels(&asked).await;
+        self.image_event("pull", &asked, &asked, labels);
+        Ok(())
+    }
+
+    /// The first step of a pull at a session's site: the image resolved,
+    /// or the tag list.
+    async fn start(
+        &self,
+        session: &Session,
+        target: &PullTarget,
+        platform: &Platform,
+    ) -> Result<Start, RegistryError> {
+        match target {
+            PullTarget::One(r) => self
+                .resolve(session, r, platform)
+                .await
+                .map(|f| Start::One(Box::new(f))),
+            PullTarget::AllTags(r) => session
+                .tags()
+                .await
+                .map(Start::Tags)
+                .map_err(|e| pull_error(e, r)),
+        }
+    }
+
+    /// Resolves `reference` at the session's site for `platform` and
+    /// fetches its config: nothing is stored yet.
+    async fn resolve(
+        &self,
+        session: &Session,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<Fetched, RegistryError> {
         let tag_or_digest = reference
             .digest
             .clone()
             .or_else(|| reference.tag.clone())
             .unwrap_or_default();
         let resolved = session
-            .resolve_image(&tag_or_digest, &platform)
+            .resolve_image(&tag_or_digest, platform)
             .await
-            .map_err(|e| pull_error(e, &reference))?;
-        // dockerd names the repository by its path on the registry
-        // ("Pulling from library/busybox").
-        out.send(JsonMessage::status(
-            tag_or_digest,
-            format!("Pulling from {}", reference.path),
-        ))
-        .await;
+            .map_err(|e| pull_error(e, reference))?;
         let cdesc = resolved.parsed.config.clone();
         let cbytes = session
             .fetch_blob(cdesc.digest, cdesc.size, CONFIG_LIMIT)
             .await
-            .map_err(|e| pull_error(e, &reference))?;
+            .map_err(|e| pull_error(e, reference))?;
         let config = ImageConfig::parse(&cdesc.digest, &cbytes).map_err(RegistryError::Config)?;
         config
             .check_layers(&cdesc.digest, resolved.parsed.layers.len())
@@ -154,57 +272,68 @@ impl Engine {
             &config.architecture,
             config.variant.as_deref(),
         ));
-        let fetched = Fetched {
+        Ok(Fetched {
             reference: reference.clone(),
+            tag_or_digest,
             top: resolved.top.digest,
             target,
             manifest: resolved.parsed.clone(),
             config_digest: cdesc.digest,
             config,
-        };
+            small: vec![
+                resolved.top.clone(),
+                resolved.manifest.clone(),
+                berth_distribution::Fetched {
+                    digest: cdesc.digest,
+                    media_type: cdesc.media_type.clone(),
+                    bytes: cbytes,
+                },
+            ],
+        })
+    }
+
+    /// Stores a resolved image: its manifests and config, then its layers
+    /// (see the module docs); true when a name now points at it that did
+    /// not before.
+    async fn pull_fetched(
+        &self,
+        session: &Session,
+        fetched: Fetched,
+        out: &Out,
+    ) -> Result<bool, RegistryError> {
+        // dockerd names the repository by its path on the registry
+        // ("Pulling from library/busybox").
+        out.send(JsonMessage::status(
+            fetched.tag_or_digest.clone(),
+            format!("Pulling from {}", fetched.reference.path),
+        ))
+        .await;
+        let svc = self.images.clone();
         let lease = format!("pull-{}", berth_image::import::unique());
         svc.inner
             .leases
             .create(&lease, Some(24 * 3600), BTreeMap::new())
             .map_err(RegistryError::Lease)?;
-        let blobs = [
-            (&resolved.top.bytes, resolved.top.digest),
-            (&resolved.manifest.bytes, resolved.manifest.digest),
-            (&cbytes, cdesc.digest),
-        ];
+        let top = fetched.top;
         let result = async {
-            for (bytes, digest) in blobs {
-                let (svc, bytes, lease) = (svc.clone(), bytes.clone(), lease.clone());
-                tokio::task::spawn_blocking(move || svc.store_small(&lease, &bytes, digest))
-                    .await
-                    .map_err(RegistryError::Task)??;
+            for blob in fetched.small.clone() {
+                let (svc, lease) = (svc.clone(), lease.clone());
+                tokio::task::spawn_blocking(move || {
+                    svc.store_small(&lease, &blob.bytes, blob.digest)
+                })
+                .await
+                .map_err(RegistryError::Task)??;
             }
-            let max = self.config().max_concurrent_downloads.max(1);
-            svc.pull_layers(session, fetched, lease.clone(), max, out.clone())
+            let max = concurrency(self.config().max_concurrent_downloads);
+            svc.pull_layers(session.clone(), fetched, lease.clone(), max, out.clone())
                 .await
         }
         .await;
         let _ = svc.inner.leases.delete(&lease);
         let updated = result?;
-        out.send(JsonMessage::status(
-            "",
-            format!("Digest: {}", resolved.top.digest),
-        ))
-        .await;
-        let status = if updated {
-            "Downloaded newer image for"
-        } else {
-            "Image is up to date for"
-        };
-        out.send(JsonMessage::status(
-            "",
-            format!("Status: {status} {}", reference.familiar_string()),
-        ))
-        .await;
-        let fam = reference.familiar_string();
-        let labels = self.registry_labels(&fam).await;
-        self.image_event("pull", &fam, &fam, labels);
-        Ok(())
+        out.send(JsonMessage::status("", format!("Digest: {top}")))
+            .await;
+        Ok(updated)
     }
 }
 
@@ -508,6 +637,25 @@ mod tests {
             "invalid reference format: repository name (library/Busybox) must be lowercase"
         );
         assert!(r("busybox", "bad tag").is_err());
+    }
+
+    #[test]
+    fn a_bare_name_without_tag_means_every_tag() {
+        let all = |i: &str, t: &str| matches!(pull_target(i, t), Ok(PullTarget::AllTags(_)));
+        assert!(all("busybox", ""));
+        assert!(all("127.0.0.1:5000/t/b", ""));
+        assert!(!all("busybox", "latest"));
+        assert!(!all("busybox:1", ""));
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert!(!all(&format!("busybox@{d}"), ""));
+        match pull_target("busybox", "").unwrap() {
+            PullTarget::AllTags(r) => assert_eq!(r.to_string(), "docker.io/library/busybox"),
+            other => panic!("{other:?}"),
+        }
+        match pull_target("busybox", "1").unwrap() {
+            PullTarget::One(r) => assert_eq!(r.to_string(), "docker.io/library/busybox:1"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

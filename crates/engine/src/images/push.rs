@@ -1,7 +1,7 @@
 //! `docker push` (`POST /images/{name}/push?tag=`): for each tag of the
 //! repository (or the one asked for), the image's layers are uploaded
-//! (5 at a time, dockerd's `max-concurrent-uploads` default), then its
-//! config, then a manifest naming them, under the tag.
+//! (`max-concurrent-uploads` at a time, 5 by default), then its config,
+//! then a manifest naming them, under the tag.
 //!
 //! Layers go up compressed. A layer stored compressed (pulled) is sent as
 //! it is; a layer stored as its plain diff (imported, loaded, committed)
@@ -35,12 +35,10 @@ use tokio::sync::Semaphore;
 use super::ImageService;
 use super::catalog::{Image, RecordName, classify};
 use super::remote::{
-    Out, ProgressTx, RegistryError, Throttle, credentials, layer_progress, layer_status,
+    Out, ProgressTx, RegistryError, Throttle, concurrency, credentials, layer_progress,
+    layer_status,
 };
 use crate::Engine;
-
-/// dockerd's default `max-concurrent-uploads`.
-const MAX_UPLOADS: usize = 5;
 
 /// What to push.
 #[derive(Debug, Clone, Default)]
@@ -121,10 +119,11 @@ impl Engine {
             .leases
             .create(&lease, Some(24 * 3600), Default::default())
             .map_err(RegistryError::Lease)?;
+        let max = concurrency(self.config().max_concurrent_uploads);
         let mut result = Ok(());
         for plan in plans {
             let fam = plan.reference.familiar_string();
-            result = svc.push_tag(&session, plan, &lease, &out).await;
+            result = svc.push_tag(&session, plan, &lease, max, &out).await;
             if result.is_err() {
                 break;
             }
@@ -324,13 +323,14 @@ impl ImageService {
         session: &Session,
         plan: TagPlan,
         lease: &str,
+        max: usize,
         out: &Out,
     ) -> Result<(), RegistryError> {
         for l in &plan.layers {
             out.send(layer_status(&l.diff_id.short(), "Preparing"))
                 .await;
         }
-        let slots = Arc::new(Semaphore::new(MAX_UPLOADS));
+        let slots = Arc::new(Semaphore::new(max));
         let mut tasks = Vec::new();
         for l in plan.layers.clone() {
             let (svc, session, out) = (self.clone(), session.clone(), out.clone());

@@ -20,6 +20,16 @@ use crate::{Engine, ErrorKind};
 /// Where pull and push progress goes: one JSON message per item.
 pub type ProgressTx = mpsc::Sender<JsonMessage>;
 
+/// The permits of a transfer limit: `max-concurrent-downloads/uploads`
+/// of 0 means no limit (dockerd's transfer manager).
+pub(crate) fn concurrency(limit: usize) -> usize {
+    if limit == 0 {
+        tokio::sync::Semaphore::MAX_PERMITS
+    } else {
+        limit
+    }
+}
+
 /// Errors of pull, push and login. Messages are dockerd's where clients
 /// show them.
 #[derive(Debug, thiserror::Error)]

@@ -31,7 +31,8 @@ fn main() -> ExitCode {
         Err(e) => {
             if !e.message.is_empty() {
                 if e.code == 0 {
-                    print!("{}", e.message);
+                    // A help text shown for want of a command (`berth container`).
+                    eprint!("{}", e.message);
                 } else {
                     eprintln!("{}", e.message);
                 }
@@ -45,10 +46,29 @@ fn main() -> ExitCode {
 fn run() -> CliResult {
     let root = cli::command();
     let resolved = cli::normalize(&root, std::env::args_os().collect());
+    if let Some(words) = &resolved.help_command {
+        cmd::out(&help::help_command(&root, words)?);
+        return Ok(());
+    }
     let path = resolved.path();
     let cmd = cli::find(&root, &resolved.names).clone();
     if resolved.help {
-        cmd::out(&help::render(&path, &cmd));
+        if cmd.get_name() == "build" {
+            // docker announces the legacy builder before anything else `build` does.
+            eprint!("{}\n\n", cmd::build::legacy_notice()?);
+        }
+        cli::check_flags_for_help(root, &resolved)?;
+        if resolved.help_shorthand {
+            // docker's notice goes to stderr for the program itself, to stdout with
+            // the help of a command.
+            let notice = format!("{}\n", help::SHORTHAND_DEPRECATED);
+            if resolved.names.is_empty() {
+                eprint!("{notice}");
+            } else {
+                cmd::out(&notice);
+            }
+        }
+        cmd::out(&help::render(&resolved.names, &cmd));
         return Ok(());
     }
     let parsed = cli::parse(root, &resolved)?;
@@ -57,7 +77,8 @@ fn run() -> CliResult {
         return Ok(());
     }
     let Some(command) = &parsed.command else {
-        cmd::out(&help::render(&path, &cmd));
+        // docker prints its help on stderr when no command is given.
+        eprint!("{}", help::render(&resolved.names, &cmd));
         return Ok(());
     };
     if parsed.tls
@@ -176,7 +197,7 @@ async fn container(ctx: &Ctx, c: &ContainerCmd) -> CliResult {
         ContainerCmd::Diff(a) => inspect::diff(ctx, a).await,
         ContainerCmd::Exec(a) => streams::exec(ctx, a).await,
         ContainerCmd::Export(a) => export::export(ctx, a).await,
-        ContainerCmd::Inspect(a) => inspect::typed(ctx, a, "container").await,
+        ContainerCmd::Inspect(a) => inspect::container(ctx, a).await,
         ContainerCmd::Kill(a) => lifecycle::kill(ctx, a).await,
         ContainerCmd::Logs(a) => streams::logs(ctx, a).await,
         ContainerCmd::Ls(a) => ps::run(ctx, a).await,
@@ -203,7 +224,7 @@ async fn image(ctx: &Ctx, c: &ImageCmd) -> CliResult {
         ImageCmd::Build(a) => build::build(ctx, a).await,
         ImageCmd::History(a) => images::history(ctx, a).await,
         ImageCmd::Import(a) => image_ops::import(ctx, a).await,
-        ImageCmd::Inspect(a) => inspect::typed(ctx, a, "image").await,
+        ImageCmd::Inspect(a) => inspect::image(ctx, a).await,
         ImageCmd::Load(a) => image_ops::load(ctx, a).await,
         ImageCmd::Ls(a) => images::run(ctx, a).await,
         ImageCmd::Prune(a) => image_ops::image_prune(ctx, a).await,

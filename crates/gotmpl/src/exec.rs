@@ -536,6 +536,16 @@ impl<'t> State<'t, '_> {
             )),
             Value::Invalid => Ok(Value::Invalid),
             Value::Nil => self.errorf(format_args!("nil pointer evaluating interface {{}}.{name}")),
+            Value::TypedNil(_) => self.errorf(format_args!("nil pointer evaluating {name}")),
+            Value::Struct(m) => {
+                if args.len() > 1 || fin.is_some() {
+                    return self.errorf(format_args!("{name} is not a method but has arguments"));
+                }
+                match m.get(name) {
+                    Some(v) => Ok(v.clone()),
+                    None => self.errorf(format_args!("can't evaluate field {name} in type struct")),
+                }
+            }
             Value::Map(m) => {
                 if args.len() > 1 || fin.is_some() {
                     return self.errorf(format_args!("{name} is not a method but has arguments"));

@@ -384,6 +384,11 @@ impl Printer {
                     self.buf.push_str("<nil>");
                 }
             }
+            Value::TypedNil(n) => self.buf.push_str(match n {
+                crate::Nil::Pointer => "<nil>",
+                crate::Nil::Slice => "[]",
+                crate::Nil::Map => "map[]",
+            }),
             Value::Bool(b) => match verb {
                 't' | 'v' => self.pad(if *b { "true" } else { "false" }),
                 _ => self.bad_verb(verb, v),
@@ -411,6 +416,17 @@ impl Printer {
                 'q' => self.fmt_q(s),
                 _ => self.bad_verb(verb, v),
             },
+            Value::Struct(m) => {
+                // fmt's `{field1 field2}` (`%+v` and `%#v` detail left out).
+                self.buf.push('{');
+                for (i, (_, e)) in m.entries().enumerate() {
+                    if i > 0 {
+                        self.buf.push(' ');
+                    }
+                    self.print_value(e, verb, depth + 1);
+                }
+                self.buf.push('}');
+            }
             Value::Map(m) => {
                 if self.f.sharp_v {
                     self.buf.push_str(v.type_name());

@@ -306,7 +306,10 @@ fn repeat_space(n: i64) -> Result<String, String> {
 fn length(v: Value) -> Result<Value, String> {
     let n = match &v {
         Value::Invalid => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
-        Value::Nil => return Err("len of nil pointer".into()),
+        Value::Nil | Value::TypedNil(crate::Nil::Pointer) => {
+            return Err("len of nil pointer".into());
+        }
+        Value::TypedNil(_) => 0,
         Value::Str(s) => s.len(),
         Value::List(l, _) => l.len(),
         Value::Map(m) => m.len(),

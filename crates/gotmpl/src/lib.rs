@@ -75,6 +75,79 @@ impl std::fmt::Debug for Funcs {
     }
 }
 
+/// Data with Go's static types where JSON has none, for templates that must see
+/// what docker's templates see when they run over a typed value (`docker inspect`
+/// runs over Go structs first): struct fields in declaration order, which is the
+/// order `{{json .}}` writes them in, and no fields beyond the declared ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// A JSON value, seen as an `interface{}` tree (objects are maps).
+    Json(serde_json::Value),
+    /// A Go struct: its fields in declaration order.
+    Struct(Vec<Field>),
+    /// A Go map with typed values; keys are sorted as Go prints and encodes them.
+    Map(Vec<(String, Data)>),
+    /// A Go slice with typed elements.
+    List(Vec<Data>),
+    /// A nil pointer, slice or map: `null` in JSON, printed as Go prints it.
+    Nil(Nil),
+}
+
+/// What a [`Data::Nil`] is a nil of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nil {
+    /// Printed `<nil>`; naming a field through it is an error.
+    Pointer,
+    /// Printed `[]`.
+    Slice,
+    /// Printed `map[]`.
+    Map,
+}
+
+/// A field of a [`Data::Struct`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The Go name templates use (`ID`, `CPUShares`).
+    pub name: String,
+    /// The key `{{json}}` writes (`Id`, `CpuShares`); `None` leaves the field out, as
+    /// an empty `omitempty` field is.
+    pub json: Option<String>,
+    pub value: Data,
+}
+
+impl Data {
+    fn to_value(&self) -> Value {
+        use std::rc::Rc;
+        match self {
+            Data::Json(j) => Value::from_json(j),
+            Data::Nil(n) => Value::TypedNil(*n),
+            Data::Struct(fields) => Value::Struct(Rc::new(value::MapVal::structure(
+                fields
+                    .iter()
+                    .map(|f| {
+                        (
+                            Rc::from(f.name.as_str()),
+                            f.json.as_deref().map(Rc::from),
+                            f.value.to_value(),
+                        )
+                    })
+                    .collect(),
+            ))),
+            Data::Map(m) => {
+                let mut e: Vec<(Rc<str>, Value)> = m
+                    .iter()
+                    .map(|(k, v)| (Rc::from(k.as_str()), v.to_value()))
+                    .collect();
+                e.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Map(Rc::new(value::MapVal::new(e)))
+            }
+            Data::List(l) => {
+                Value::List(l.iter().map(Data::to_value).collect(), value::ListKind::Any)
+            }
+        }
+    }
+}
+
 /// A template that failed to parse. The message is Go's, e.g.
 /// `template: :1: function "foo" not defined`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +221,11 @@ impl Template {
     /// keeps what was written before the failure, as Go's writer would.
     pub fn execute(&self, data: &serde_json::Value, out: &mut String) -> Result<(), ExecError> {
         exec::execute(self, root_value(data), out, false)
+    }
+
+    /// Like [`Template::execute`], over typed data.
+    pub fn execute_data(&self, data: &Data, out: &mut String) -> Result<(), ExecError> {
+        exec::execute(self, data.to_value().unbox(), out, false)
     }
 
     /// Executes with docker's header functions: `json`, `split`, `join`,
@@ -243,5 +321,61 @@ mod tests {
                 template: "{{.ID}}\n".into()
             }
         );
+    }
+
+    fn state() -> Data {
+        let f = |name: &str, json: Option<&str>, value| Field {
+            name: name.into(),
+            json: json.map(str::to_string),
+            value,
+        };
+        Data::Struct(vec![
+            f("ID", Some("Id"), Data::Json("c1".into())),
+            f("Running", Some("Running"), Data::Json(true.into())),
+            f("Pid", Some("Pid"), Data::Json(42.into())),
+            f("Health", None, Data::Nil(Nil::Pointer)),
+            f("Cmd", Some("Cmd"), Data::Nil(Nil::Slice)),
+            f(
+                "Labels",
+                Some("Labels"),
+                Data::Map(vec![
+                    ("z".into(), Data::Json("1".into())),
+                    ("a".into(), Data::Json("2".into())),
+                ]),
+            ),
+        ])
+    }
+
+    fn run(src: &str, d: &Data) -> Result<String, ExecError> {
+        let t = Template::parse(src).expect("parse");
+        let mut out = String::new();
+        t.execute_data(d, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn structs_keep_declaration_order_and_maps_sort() {
+        assert_eq!(
+            run("{{json .}}", &state()).unwrap(),
+            r#"{"Id":"c1","Running":true,"Pid":42,"Cmd":null,"Labels":{"a":"2","z":"1"}}"#
+        );
+        assert_eq!(
+            run("{{.}}", &state()).unwrap(),
+            "{c1 true 42 <nil> [] map[a:2 z:1]}"
+        );
+        assert_eq!(
+            run("{{.Pid}} {{.Labels.x}}", &state()).unwrap(),
+            "42 <no value>"
+        );
+    }
+
+    #[test]
+    fn a_struct_has_only_its_fields() {
+        let e = run("{{.Bogus}}", &state()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("can't evaluate field Bogus in type struct"),
+            "{e}"
+        );
+        assert!(run("{{range .}}{{end}}", &state()).is_err());
     }
 }

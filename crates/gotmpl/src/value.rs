@@ -42,6 +42,11 @@ pub(crate) enum Value {
     Str(Rc<str>),
     List(Rc<[Value]>, ListKind),
     Map(Rc<MapVal>),
+    /// A nil pointer, slice or map of a typed value (from [`crate::Data::Nil`]).
+    TypedNil(crate::Nil),
+    /// A Go struct (from [`crate::Data::Struct`]): its fields in declaration order.
+    /// Naming a field it lacks is an error, and it is printed `{v1 v2 …}`.
+    Struct(Rc<MapVal>),
 }
 
 /// A JSON object: entries in their input order, plus a key-sorted index
@@ -50,13 +55,48 @@ pub(crate) enum Value {
 pub(crate) struct MapVal {
     entries: Vec<(Rc<str>, Value)>,
     sorted: Vec<usize>,
+    /// A struct's JSON keys, one per entry (`None`: not encoded); empty for a map.
+    json_keys: Vec<Option<Rc<str>>>,
 }
 
 impl MapVal {
     pub(crate) fn new(entries: Vec<(Rc<str>, Value)>) -> MapVal {
         let mut sorted: Vec<usize> = (0..entries.len()).collect();
         sorted.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
-        MapVal { entries, sorted }
+        MapVal {
+            entries,
+            sorted,
+            json_keys: Vec::new(),
+        }
+    }
+
+    /// A struct's fields: (Go name, JSON key, value) in declaration order.
+    pub(crate) fn structure(fields: Vec<(Rc<str>, Option<Rc<str>>, Value)>) -> MapVal {
+        let mut json_keys = Vec::with_capacity(fields.len());
+        let entries = fields
+            .into_iter()
+            .map(|(name, json, v)| {
+                json_keys.push(json);
+                (name, v)
+            })
+            .collect();
+        MapVal {
+            json_keys,
+            ..MapVal::new(entries)
+        }
+    }
+
+    /// What encoding/json writes: a struct's encoded fields under their JSON keys,
+    /// a map's entries in input order.
+    pub(crate) fn json_entries(&self) -> Vec<(&Rc<str>, &Value)> {
+        if self.json_keys.is_empty() {
+            return self.entries().collect();
+        }
+        self.json_keys
+            .iter()
+            .zip(&self.entries)
+            .filter_map(|(k, (_, v))| k.as_ref().map(|k| (k, v)))
+            .collect()
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
@@ -116,15 +156,16 @@ impl Value {
     /// hold (complex numbers, NaN) become null.
     pub(crate) fn to_json(&self) -> Json {
         match self {
-            Value::Invalid | Value::Nil | Value::Complex(..) => Json::Null,
+            Value::Invalid | Value::Nil | Value::TypedNil(_) | Value::Complex(..) => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
             Value::Int(i) => Json::from(*i),
             Value::Uint(u, _) => Json::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
             Value::Str(s) => Json::String(s.to_string()),
             Value::List(l, _) => Json::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => Json::Object(
-                m.entries()
+            Value::Map(m) | Value::Struct(m) => Json::Object(
+                m.json_entries()
+                    .into_iter()
                     .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect(),
             ),
@@ -146,6 +187,10 @@ impl Value {
             Value::List(_, ListKind::Any) => "[]interface {}",
             Value::List(_, ListKind::Str) => "[]string",
             Value::Map(_) => "map[string]interface {}",
+            Value::Struct(_) => "struct",
+            Value::TypedNil(crate::Nil::Pointer) => "ptr",
+            Value::TypedNil(crate::Nil::Slice) => "slice",
+            Value::TypedNil(crate::Nil::Map) => "map",
         }
     }
 
@@ -164,7 +209,7 @@ impl Value {
     /// Go's truth: non-zero numbers, non-empty strings and containers.
     pub(crate) fn truth(&self) -> bool {
         match self {
-            Value::Invalid | Value::Nil => false,
+            Value::Invalid | Value::Nil | Value::TypedNil(_) => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
             Value::Uint(u, _) => *u != 0,
@@ -173,6 +218,8 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m) => m.len() > 0,
+            // Go's truth of a struct value.
+            Value::Struct(_) => true,
         }
     }
 }
@@ -187,7 +234,7 @@ pub(crate) fn to_json_text(v: &Value) -> Result<String, String> {
 
 fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
     match v {
-        Value::Invalid | Value::Nil => out.push_str("null"),
+        Value::Invalid | Value::Nil | Value::TypedNil(_) => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Uint(u, _) => out.push_str(&u.to_string()),
@@ -214,11 +261,11 @@ fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
             }
             out.push(']');
         }
-        Value::Map(m) => {
+        Value::Map(m) | Value::Struct(m) => {
             out.push('{');
             // Input order: the order the caller's JSON had (sorted unless
             // serde_json preserves order), mirroring struct field order.
-            for (i, (k, e)) in m.entries().enumerate() {
+            for (i, (k, e)) in m.json_entries().into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

@@ -8,6 +8,7 @@
 //!   ([`help`]).
 
 pub mod help;
+pub mod pages;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -178,7 +179,7 @@ pub enum ContainerCmd {
     /// Export a container's filesystem as a tar archive
     Export(cmd::export::ExportArgs),
     /// Display detailed information on one or more containers
-    Inspect(cmd::inspect::TypedInspectArgs),
+    Inspect(cmd::inspect::ContainerInspectArgs),
     /// Kill one or more running containers
     Kill(cmd::lifecycle::KillArgs),
     /// Fetch the logs of a container
@@ -227,7 +228,7 @@ pub enum ImageCmd {
     /// Import the contents from a tarball to create a filesystem image
     Import(cmd::image_ops::ImportArgs),
     /// Display detailed information on one or more images
-    Inspect(cmd::inspect::TypedInspectArgs),
+    Inspect(cmd::inspect::ImageInspectArgs),
     /// Load an image from a tar archive or STDIN
     Load(cmd::image_ops::LoadArgs),
     /// List images
@@ -286,15 +287,20 @@ pub struct Resolved {
     pub names: Vec<String>,
     /// `--help` was given before the command's arguments.
     pub help: bool,
+    /// Help was asked for with docker's deprecated shorthand `-h`.
+    pub help_shorthand: bool,
+    /// `berth help [command]`: the words after `help` (flags included).
+    pub help_command: Option<Vec<String>>,
     /// The rewritten arguments for clap.
     pub args: Vec<OsString>,
 }
 
 impl Resolved {
-    /// `berth container ls`, as docker names a command in messages.
+    /// `berth container ls`, as docker names a command in messages: by its canonical
+    /// names, whichever alias was typed.
     pub fn path(&self) -> String {
         let mut p = PROG.to_string();
-        for w in &self.words {
+        for w in &self.names {
             p.push(' ');
             p.push_str(w);
         }
@@ -315,7 +321,7 @@ pub fn normalize(root: &clap::Command, argv: Vec<OsString>) -> Resolved {
     let mut positional_seen = false;
     let mut verbatim = false;
     let mut pending_value = false;
-    for arg in it {
+    while let Some(arg) = it.next() {
         let s = arg.to_string_lossy().into_owned();
         if verbatim || pending_value {
             pending_value = false;
@@ -327,9 +333,28 @@ pub fn normalize(root: &clap::Command, argv: Vec<OsString>) -> Resolved {
             r.args.push(arg);
             continue;
         }
-        if s == "--help" {
-            r.help = true;
-            continue;
+        if s == "help"
+            && r.words.is_empty()
+            && !positional_seen
+            && cur.find_subcommand("help").is_none()
+        {
+            // docker's hidden `help` command; what follows names the topic.
+            r.help_command = Some(
+                it.by_ref()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            );
+            break;
+        }
+        match s.as_str() {
+            "--help" | "--help=true" | "--help=1" | "--help=t" | "--help=T" | "--help=TRUE"
+            | "--help=True" => {
+                r.help = true;
+                continue;
+            }
+            "--help=false" | "--help=0" | "--help=f" | "--help=F" | "--help=FALSE"
+            | "--help=False" => continue,
+            _ => {}
         }
         if let Some(long) = s.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
@@ -357,18 +382,28 @@ pub fn normalize(root: &clap::Command, argv: Vec<OsString>) -> Resolved {
         }
         if s.len() > 1 && s.starts_with('-') && !is_number(&s) {
             // A cluster of short flags: the first one taking a value takes the rest
-            // of the word, or the next word.
+            // of the word, or the next word. `-h`, where it is not a flag of the
+            // command (`run -h` is `--hostname`), is docker's deprecated `--help`.
             let chars: Vec<char> = s[1..].chars().collect();
+            let mut kept = String::from("-");
             for (i, c) in chars.iter().enumerate() {
                 let a = cur.get_arguments().find(|a| a.get_short() == Some(*c));
-                if let Some(a) = a {
-                    if takes_value(a) {
+                match a {
+                    Some(a) if takes_value(a) => {
                         pending_value = i + 1 == chars.len();
+                        kept.extend(&chars[i..]);
                         break;
                     }
+                    None if *c == 'h' => {
+                        r.help = true;
+                        r.help_shorthand = true;
+                    }
+                    _ => kept.push(*c),
                 }
             }
-            r.args.push(arg);
+            if kept.len() > 1 {
+                r.args.push(kept.into());
+            }
             continue;
         }
         if !positional_seen {
@@ -418,6 +453,27 @@ fn is_number(s: &str) -> bool {
     s.parse::<f64>().is_ok()
 }
 
+/// Checks the flags of a command whose help was asked for: cobra reports a flag
+/// error before it prints help, but not an unknown subcommand or a positional.
+pub fn check_flags_for_help(root: clap::Command, resolved: &Resolved) -> Result<(), CliError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let usage_cmd = find(&root, &resolved.names).clone();
+    let Err(e) = root.try_get_matches_from(resolved.args.iter().cloned()) else {
+        return Ok(());
+    };
+    let positional = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(a)) => !a.starts_with('-'),
+        _ => false,
+    };
+    match e.kind() {
+        ErrorKind::InvalidSubcommand
+        | ErrorKind::MissingSubcommand
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Ok(()),
+        ErrorKind::UnknownArgument if positional => Ok(()),
+        _ => Err(clap_error(e, resolved, &usage_cmd)),
+    }
+}
+
 /// Parses the rewritten arguments; a clap error becomes docker's usage error.
 pub fn parse(root: clap::Command, resolved: &Resolved) -> Result<Cli, CliError> {
     let usage_cmd = find(&root, &resolved.names).clone();
@@ -451,10 +507,14 @@ pub fn usage_line(path: &str, cmd: &clap::Command) -> String {
             .unwrap_or(&rendered)
             .to_string()
     };
-    u.lines()
-        .map(|l| format!("{path} {l}"))
-        .collect::<Vec<_>>()
-        .join("\n\t")
+    // Further lines are other forms of the command, which docker spells with the
+    // program and the command's own name (`docker cp …` under `container cp` too).
+    let mut lines = u.lines();
+    let mut text = format!("{path} {}", lines.next().unwrap_or(""));
+    for l in lines {
+        text.push_str(&format!("\n\t{PROG} {} {l}", cmd.get_name()));
+    }
+    text
 }
 
 /// Docker's flag error: the message, the usage, a pointer to `--help`; status 125.
@@ -523,7 +583,11 @@ fn clap_error(e: clap::Error, r: &Resolved, cmd: &clap::Command) -> CliError {
             let value = ctx(ContextKind::InvalidValue);
             if value.is_empty() {
                 let name = arg.split_whitespace().next().unwrap_or(&arg);
-                return usage_error(&format!("flag needs an argument: {name}"), &path, cmd);
+                return usage_error(
+                    &format!("flag needs an argument: {}", as_typed(name, r, cmd)),
+                    &path,
+                    cmd,
+                );
             }
             usage_error(
                 &format!(
@@ -536,7 +600,9 @@ fn clap_error(e: clap::Error, r: &Resolved, cmd: &clap::Command) -> CliError {
             )
         }
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            CliError::with_code(help::render(&path, cmd), 0)
+            // docker prints the help of a command group called alone on stderr, and
+            // succeeds.
+            CliError::with_code(help::render(&r.names, cmd), 0)
         }
         _ => {
             let text = e.to_string();
@@ -548,6 +614,26 @@ fn clap_error(e: clap::Error, r: &Resolved, cmd: &clap::Command) -> CliError {
                 .to_string();
             usage_error(&first, &path, cmd)
         }
+    }
+}
+
+/// pflag's name of a flag that lacks its value: `--hostname` when typed long,
+/// `'h' in -h` when typed as a shorthand.
+fn as_typed(long_name: &str, r: &Resolved, cmd: &clap::Command) -> String {
+    let long = long_name.trim_start_matches('-');
+    let typed_long = r.args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == long_name || a.starts_with(&format!("{long_name}="))
+    });
+    let short = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_short());
+    match short {
+        // The shorthand needing a value ends its cluster (it would take the rest as
+        // its value), and pflag names the cluster from that shorthand on.
+        Some(c) if !typed_long => format!("'{c}' in -{c}"),
+        _ => long_name.to_string(),
     }
 }
 
@@ -603,7 +689,10 @@ fn source_text(e: &clap::Error) -> String {
 pub fn arg_count_error(path: &str, cmd: &clap::Command, what: &str) -> CliError {
     // docker v28's RequiresMaxArgs prints "SRun" (a typo of its own, kept so
     // scripts see the same text).
-    let see = if what.contains("at least") {
+    // RequiresRangeArgs ("at least N and at most M") says "Run".
+    let see = if what.contains(" and at most ") {
+        "Run"
+    } else if what.contains("at least") {
         "See"
     } else if what.contains("at most") {
         "SRun"

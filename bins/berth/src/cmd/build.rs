@@ -135,7 +135,7 @@ const BUILDX_MISSING: &str =
             https://docs.docker.com/go/buildx/";
 
 /// docker's notice before a classic build (see the module's documentation).
-fn legacy_notice() -> Result<&'static str, CliError> {
+pub fn legacy_notice() -> Result<&'static str, CliError> {
     let v = std::env::var("DOCKER_BUILDKIT").unwrap_or_default();
     if v.is_empty() {
         return Ok(BUILDX_MISSING);

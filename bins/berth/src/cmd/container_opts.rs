@@ -25,6 +25,9 @@ pub struct ContainerOpts {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable
     #[arg(long, value_name = "uint16", default_value_t = 0)]
     pub blkio_weight: u16,
+    /// Block IO weight (relative device weight)
+    #[arg(long, value_name = "list")]
+    pub blkio_weight_device: Vec<String>,
     /// Add Linux capabilities
     #[arg(long, value_name = "list")]
     pub cap_add: Vec<String>,
@@ -70,6 +73,22 @@ pub struct ContainerOpts {
     /// Add a rule to the cgroup allowed devices list
     #[arg(long, value_name = "list")]
     pub device_cgroup_rule: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long, value_name = "list")]
+    pub device_read_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long, value_name = "list")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long, value_name = "list")]
+    pub device_write_bps: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long, value_name = "list")]
+    pub device_write_iops: Vec<String>,
+    /// Skip image verification (accepted; berth verifies no signatures either way)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "")]
+    pub disable_content_trust: bool,
     /// Set custom DNS servers
     #[arg(long, value_name = "list")]
     pub dns: Vec<String>,
@@ -134,6 +153,9 @@ pub struct ContainerOpts {
     /// Container isolation technology
     #[arg(long, value_name = "string", default_value = "")]
     pub isolation: String,
+    /// Kernel memory limit (passed on; the daemon decides whether it is supported)
+    #[arg(long, value_name = "bytes")]
+    pub kernel_memory: Option<String>,
     /// Set meta data on a container
     #[arg(short = 'l', long, value_name = "list")]
     pub label: Vec<String>,
@@ -410,6 +432,15 @@ pub fn create_request(
             v.as_deref()
                 .map_or(Ok(0), |s| f(s).map_err(|e| flag(n, s, e)))
         };
+    fn each<T>(
+        name: &str,
+        v: &[String],
+        f: fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        v.iter()
+            .map(|s| f(s).map_err(|e| format!("invalid argument \"{s}\" for \"{name}\" flag: {e}")))
+            .collect()
+    }
     let resources = Resources {
         cgroup_parent: o.cgroup_parent.clone(),
         memory: size("-m, --memory", &o.memory, parse::ram_in_bytes)?,
@@ -431,11 +462,32 @@ pub fn create_request(
         cpuset_mems: o.cpuset_mems.clone(),
         pids_limit: Some(o.pids_limit),
         blkio_weight: o.blkio_weight,
-        blkio_weight_device: Some(vec![]),
-        blkio_device_read_bps: Some(vec![]),
-        blkio_device_write_bps: Some(vec![]),
-        blkio_device_read_iops: Some(vec![]),
-        blkio_device_write_iops: Some(vec![]),
+        blkio_weight_device: Some(each(
+            "--blkio-weight-device",
+            &o.blkio_weight_device,
+            parse::weight_device,
+        )?),
+        blkio_device_read_bps: Some(each(
+            "--device-read-bps",
+            &o.device_read_bps,
+            parse::throttle_bps_device,
+        )?),
+        blkio_device_write_bps: Some(each(
+            "--device-write-bps",
+            &o.device_write_bps,
+            parse::throttle_bps_device,
+        )?),
+        blkio_device_read_iops: Some(each(
+            "--device-read-iops",
+            &o.device_read_iops,
+            parse::throttle_iops_device,
+        )?),
+        blkio_device_write_iops: Some(each(
+            "--device-write-iops",
+            &o.device_write_iops,
+            parse::throttle_iops_device,
+        )?),
+        kernel_memory: size("--kernel-memory", &o.kernel_memory, parse::ram_in_bytes)?,
         ulimits: Some(
             o.ulimit
                 .iter()
@@ -665,100 +717,5 @@ fn health(o: &ContainerOpts) -> Result<Option<HealthConfig>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interactive_tty_matches_docker_28() {
-        let o = ContainerOpts {
-            interactive: true,
-            tty: true,
-            env: vec!["A=1".into()],
-            memory_swappiness: -1,
-            restart: "no".into(),
-            ..Default::default()
-        };
-        let r = create_request(&o, "busybox", &["sh".into()]).unwrap();
-        let c = &r.config;
-        assert!(c.attach_stdin && c.attach_stdout && c.attach_stderr && c.tty);
-        assert!(c.open_stdin && c.stdin_once);
-        assert_eq!(c.env, Some(vec!["A=1".to_string()]));
-        let h = r.host_config.as_ref().unwrap();
-        assert_eq!(h.network_mode, "default");
-        assert_eq!(h.restart_policy.name, "no");
-        assert_eq!(h.resources.memory_swappiness, Some(-1));
-        assert_eq!(h.init, None);
-        let eps = r.networking_config.unwrap().endpoints_config.unwrap();
-        assert!(eps.contains_key("default"));
-    }
-
-    #[test]
-    fn flags_map_to_host_config() {
-        let o = ContainerOpts {
-            rm: true,
-            memory: Some("512m".into()),
-            cpus: Some("1.5".into()),
-            volume: vec!["/h:/c:ro".into(), "/anon".into()],
-            publish: vec!["8080:80".into()],
-            network: vec!["mynet".into()],
-            network_alias: vec!["web".into()],
-            entrypoint: Some(String::new()),
-            attach: vec!["stdout".into()],
-            memory_swappiness: -1,
-            restart: "no".into(),
-            init: Some(true),
-            ..Default::default()
-        };
-        let r = create_request(&o, "busybox", &[]).unwrap();
-        let h = r.host_config.as_ref().unwrap();
-        assert!(h.auto_remove);
-        assert_eq!(h.resources.memory, 512 << 20);
-        assert_eq!(h.resources.nano_cpus, 1_500_000_000);
-        assert_eq!(h.binds, Some(vec!["/h:/c:ro".to_string()]));
-        assert!(r.config.volumes.as_ref().unwrap().contains_key("/anon"));
-        assert!(h.port_bindings.as_ref().unwrap().contains_key("80/tcp"));
-        assert_eq!(h.init, Some(true));
-        assert_eq!(r.config.entrypoint, Some(vec![String::new()]));
-        assert!(!r.config.attach_stderr && r.config.attach_stdout);
-        let eps = r.networking_config.unwrap().endpoints_config.unwrap();
-        assert_eq!(eps["mynet"].aliases, Some(vec!["web".to_string()]));
-    }
-
-    #[test]
-    fn conflicts_and_bad_values_are_refused() {
-        let base = || ContainerOpts {
-            memory_swappiness: -1,
-            restart: "no".into(),
-            ..Default::default()
-        };
-        let o = ContainerOpts {
-            rm: true,
-            restart: "always".into(),
-            ..base()
-        };
-        assert_eq!(
-            create_request(&o, "b", &[]).unwrap_err(),
-            "conflicting options: cannot specify both --restart and --rm"
-        );
-        let o = ContainerOpts {
-            memory: Some("lots".into()),
-            ..base()
-        };
-        assert_eq!(
-            create_request(&o, "b", &[]).unwrap_err(),
-            "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
-        );
-        let o = ContainerOpts {
-            pid: "bogus".into(),
-            ..base()
-        };
-        assert_eq!(
-            create_request(&o, "b", &[]).unwrap_err(),
-            "--pid: invalid PID mode"
-        );
-        assert_eq!(
-            restart_policy("on-failure:3").unwrap().maximum_retry_count,
-            3
-        );
-    }
-}
+#[path = "container_opts_tests.rs"]
+mod tests;

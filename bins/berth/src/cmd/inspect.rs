@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::{Ctx, out, outln};
 use crate::cli::Arity;
 use crate::error::{CliError, CliResult};
-use crate::fmt::{self, Template, tabwriter};
+use crate::fmt::template::MissingKey;
+use crate::fmt::{self, Template, goshape, tabwriter};
 
 /// `inspect` flags.
 #[derive(Debug, Args)]
@@ -30,16 +31,27 @@ pub struct InspectArgs {
     names: Vec<String>,
 }
 
-/// `container inspect` / `image inspect` flags.
+/// `container inspect` flags.
 #[derive(Debug, Args)]
-#[command(override_usage = "[OPTIONS] NAME [NAME...]")]
-pub struct TypedInspectArgs {
+#[command(override_usage = "[OPTIONS] CONTAINER [CONTAINER...]")]
+pub struct ContainerInspectArgs {
     /// Format output using a custom template
     #[arg(short, long, value_name = "string")]
     format: Option<String>,
     /// Display total file sizes
     #[arg(short, long)]
     size: bool,
+    #[arg(hide = true)]
+    names: Vec<String>,
+}
+
+/// `image inspect` flags.
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] IMAGE [IMAGE...]")]
+pub struct ImageInspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long, value_name = "string")]
+    format: Option<String>,
     /// Inspect a specific platform of the multi-platform image
     #[arg(long, value_name = "string")]
     platform: Option<String>,
@@ -47,25 +59,54 @@ pub struct TypedInspectArgs {
     names: Vec<String>,
 }
 
+/// `network inspect` flags.
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] NETWORK [NETWORK...]")]
+pub struct NetworkInspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long, value_name = "string")]
+    format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short, long)]
+    verbose: bool,
+    #[arg(hide = true)]
+    names: Vec<String>,
+}
+
+/// `volume inspect` flags.
+#[derive(Debug, Args)]
+#[command(override_usage = "[OPTIONS] VOLUME [VOLUME...]")]
+pub struct VolumeInspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long, value_name = "string")]
+    format: Option<String>,
+    #[arg(hide = true)]
+    names: Vec<String>,
+}
+
 /// The object kinds `inspect` knows, in the order it tries them.
 const KINDS: &[&str] = &["container", "image", "volume", "network"];
 
-/// Fetches one object of `kind` as raw JSON.
+/// Fetches one object of `kind` as raw JSON; `detail` is `size` for a container,
+/// `verbose` for a network.
 async fn fetch(
     ctx: &Ctx,
     kind: &str,
     name: &str,
-    size: bool,
+    detail: bool,
 ) -> Result<Vec<u8>, berth_client::Error> {
     use berth_client::api::{image_seg, seg};
     let req = match kind {
         "container" => ctx
             .client
             .get(format!("/containers/{}/json", seg(name)))
-            .flag("size", size),
+            .flag("size", detail),
         "image" => ctx.client.get(format!("/images/{}/json", image_seg(name))),
         "volume" => ctx.client.get(format!("/volumes/{}", seg(name))),
-        _ => ctx.client.get(format!("/networks/{}", seg(name))),
+        _ => ctx
+            .client
+            .get(format!("/networks/{}", seg(name)))
+            .flag("verbose", detail),
     };
     req.bytes().await.map(|b| b.to_vec())
 }
@@ -85,7 +126,7 @@ async fn inspect(
                 .map_err(|e| CliError::with_code(format!("template parsing error: {e}"), 64))?
                 // Docker falls back to the raw JSON with missingkey=error when the
                 // typed object lacks a field; over raw JSON that is the only mode.
-                .with_missing_key(crate::fmt::template::MissingKey::Error),
+                .with_missing_key(MissingKey::Error),
         ),
         None => None,
     };
@@ -97,7 +138,7 @@ async fn inspect(
         for kind in kinds {
             match fetch(ctx, kind, name, size).await {
                 Ok(raw) => {
-                    found = Some(raw);
+                    found = Some((*kind, raw));
                     break;
                 }
                 Err(e) if e.is_not_found() => last_err = Some(e),
@@ -108,7 +149,7 @@ async fn inspect(
             }
         }
         match (found, last_err) {
-            (Some(raw), _) => raws.push(raw),
+            (Some(found), _) => raws.push(found),
             (None, Some(e)) if generic && e.is_not_found() => {
                 errs.push(format!("Error: No such object: {name}"))
             }
@@ -119,10 +160,33 @@ async fn inspect(
     let mut text = String::new();
     match &tmpl {
         Some(t) => {
-            for raw in &raws {
+            // docker runs the template over the Go type first, and over the raw JSON
+            // when that fails (a field the type lacks).
+            let typed_tmpl = t.clone().with_missing_key(MissingKey::Default);
+            for (kind, raw) in &raws {
                 let mut v: Value = serde_json::from_slice(raw)
                     .map_err(|e| CliError::new(format!("unable to read inspect data: {e}")))?;
-                fmt::add_go_names(&mut v, format.unwrap_or(""));
+                let shape = match *kind {
+                    "container" => Some(&goshape::CONTAINER),
+                    "network" => Some(&goshape::NETWORK),
+                    _ => None,
+                };
+                if let Some(shape) = shape {
+                    let mut s = String::new();
+                    if typed_tmpl
+                        .execute_data(&goshape::reshape(&v, shape), &mut s)
+                        .is_ok()
+                    {
+                        text.push_str(&s);
+                        text.push('\n');
+                        continue;
+                    }
+                }
+                if shape.is_none() {
+                    // No typed view of this kind: the raw JSON answers to the Go
+                    // names too.
+                    fmt::add_go_names(&mut v, format.unwrap_or(""));
+                }
                 let mut s = String::new();
                 match t.execute(&v, &mut s) {
                     Ok(()) => {
@@ -139,7 +203,7 @@ async fn inspect(
         None if raws.is_empty() => text.push_str("[]\n"),
         None => {
             let mut all = b"[".to_vec();
-            for (i, r) in raws.iter().enumerate() {
+            for (i, (_, r)) in raws.iter().enumerate() {
                 if i > 0 {
                     all.push(b',');
                 }
@@ -175,10 +239,42 @@ pub async fn run(ctx: &Ctx, a: &InspectArgs) -> CliResult {
     inspect(ctx, &a.names, &kinds, a.format.as_deref(), a.size, generic).await
 }
 
-/// `container inspect` (`kind` "container") or `image inspect` ("image").
-pub async fn typed(ctx: &Ctx, a: &TypedInspectArgs, kind: &str) -> CliResult {
+pub async fn container(ctx: &Ctx, a: &ContainerInspectArgs) -> CliResult {
+    typed(ctx, &a.names, a.format.as_deref(), a.size, "container").await
+}
+
+pub async fn image(ctx: &Ctx, a: &ImageInspectArgs) -> CliResult {
     ctx.arity(a.names.len(), Arity::Min(1))?;
-    inspect(ctx, &a.names, &[kind], a.format.as_deref(), a.size, false).await
+    if a.platform.is_some() {
+        // docker's check of the daemon's API version; berthd's is older.
+        let version = ctx.client.api_version().await?;
+        if berth_client::types::error::compare_versions(version, "1.49").is_lt() {
+            return Err(CliError::new(format!(
+                "\"--platform\" requires API version 1.49, but the Docker daemon API version is {version}"
+            )));
+        }
+    }
+    typed(ctx, &a.names, a.format.as_deref(), false, "image").await
+}
+
+pub async fn network(ctx: &Ctx, a: &NetworkInspectArgs) -> CliResult {
+    typed(ctx, &a.names, a.format.as_deref(), a.verbose, "network").await
+}
+
+pub async fn volume(ctx: &Ctx, a: &VolumeInspectArgs) -> CliResult {
+    typed(ctx, &a.names, a.format.as_deref(), false, "volume").await
+}
+
+/// The inspect of one kind of object.
+async fn typed(
+    ctx: &Ctx,
+    names: &[String],
+    format: Option<&str>,
+    detail: bool,
+    kind: &str,
+) -> CliResult {
+    ctx.arity(names.len(), Arity::Min(1))?;
+    inspect(ctx, names, &[kind], format, detail, false).await
 }
 
 /// `top` arguments.

@@ -1,7 +1,5 @@
 //! `network` subcommands, passed through to the `/networks` endpoints.
 
-use std::collections::BTreeMap;
-
 use berth_client::types::network::{
     EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkConnectRequest,
     NetworkCreateRequest, NetworkDisconnectRequest,
@@ -24,7 +22,7 @@ pub enum NetworkCmd {
     /// Disconnect a container from a network
     Disconnect(DisconnectArgs),
     /// Display detailed information on one or more networks
-    Inspect(super::inspect::TypedInspectArgs),
+    Inspect(super::inspect::NetworkInspectArgs),
     /// List networks
     #[command(alias = "list")]
     Ls(LsArgs),
@@ -41,6 +39,9 @@ pub struct ConnectArgs {
     /// Add network-scoped alias for the container
     #[arg(long, value_name = "strings")]
     alias: Vec<String>,
+    /// driver options for the network
+    #[arg(long, value_name = "strings")]
+    driver_opt: Vec<String>,
     /// IPv4 address (e.g., "172.30.100.104")
     #[arg(long, value_name = "string", default_value = "")]
     ip: String,
@@ -50,6 +51,9 @@ pub struct ConnectArgs {
     /// Add link to another container
     #[arg(long, value_name = "list")]
     link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long, value_name = "strings")]
+    link_local_ip: Vec<String>,
     #[arg(hide = true)]
     args: Vec<String>,
 }
@@ -60,24 +64,42 @@ pub struct CreateArgs {
     /// Enable manual container attachment
     #[arg(long)]
     attachable: bool,
+    /// Create a configuration only network
+    #[arg(long)]
+    config_only: bool,
     /// Driver to manage the Network
     #[arg(short, long, value_name = "string", default_value = "bridge")]
     driver: String,
     /// IPv4 or IPv6 Gateway for the master subnet
     #[arg(long, value_name = "strings")]
     gateway: Vec<String>,
+    /// Create swarm routing-mesh network
+    #[arg(long)]
+    ingress: bool,
     /// Restrict external access to the network
     #[arg(long)]
     internal: bool,
     /// Allocate container ip from a sub-range
     #[arg(long, value_name = "strings")]
     ip_range: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long, value_name = "string", default_value = "default")]
+    ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long, value_name = "map")]
+    ipam_opt: Vec<String>,
+    /// Enable or disable IPv6 address assignment
+    #[arg(long)]
+    ipv6: bool,
     /// Set metadata on a network
     #[arg(long, value_name = "list")]
     label: Vec<String>,
     /// Set driver specific options
     #[arg(short, long, value_name = "map")]
     opt: Vec<String>,
+    /// Control the network's scope
+    #[arg(long, value_name = "string", default_value = "")]
+    scope: String,
     /// Subnet in CIDR format that represents a network segment
     #[arg(long, value_name = "strings")]
     subnet: Vec<String>,
@@ -140,11 +162,14 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
             let ep = EndpointSettings {
                 aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
                 links: (!a.link.is_empty()).then(|| a.link.clone()),
-                ipam_config: (!a.ip.is_empty() || !a.ip6.is_empty()).then(|| EndpointIpamConfig {
-                    ipv4_address: a.ip.clone(),
-                    ipv6_address: a.ip6.clone(),
-                    link_local_ips: None,
-                }),
+                driver_opts: (!a.driver_opt.is_empty()).then(|| parse::kv_map(&a.driver_opt)),
+                ipam_config: (!a.ip.is_empty() || !a.ip6.is_empty() || !a.link_local_ip.is_empty())
+                    .then(|| EndpointIpamConfig {
+                        ipv4_address: a.ip.clone(),
+                        ipv6_address: a.ip6.clone(),
+                        link_local_ips: (!a.link_local_ip.is_empty())
+                            .then(|| a.link_local_ip.clone()),
+                    }),
                 ..Default::default()
             };
             let body = NetworkConnectRequest {
@@ -178,7 +203,7 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
             Ok(())
         }
         NetworkCmd::Create(a) => create(ctx, a).await,
-        NetworkCmd::Inspect(a) => super::inspect::typed(ctx, a, "network").await,
+        NetworkCmd::Inspect(a) => super::inspect::network(ctx, a).await,
         NetworkCmd::Ls(a) => ls(ctx, a).await,
         NetworkCmd::Rm(a) => {
             ctx.arity(a.names.len(), Arity::Min(1))?;
@@ -251,16 +276,20 @@ async fn create(ctx: &Ctx, a: &CreateArgs) -> CliResult {
         name: a.args[0].clone(),
         check_duplicate: true,
         driver: a.driver.clone(),
+        scope: a.scope.clone(),
         internal: a.internal,
         attachable: a.attachable,
+        ingress: a.ingress,
+        config_only: a.config_only,
+        enable_ipv6: a.ipv6,
+        // The daemon judges the IPAM driver and its options.
         ipam: Some(Ipam {
-            driver: "default".into(),
-            options: Some(BTreeMap::new()),
+            driver: a.ipam_driver.clone(),
+            options: Some(parse::kv_map(&a.ipam_opt)),
             config: Some(config),
         }),
         options: Some(parse::kv_map(&a.opt)),
         labels: Some(parse::kv_map(&a.label)),
-        ..Default::default()
     };
     let v: Value = ctx
         .client

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use berth_client::types::container::{
-    BindOptions, Mount, PortBinding, TmpfsOptions, Ulimit, VolumeDriver, VolumeOptions,
+    BindOptions, Mount, PortBinding, ThrottleDevice, TmpfsOptions, Ulimit, VolumeDriver,
+    VolumeOptions, WeightDevice,
 };
 
 /// docker's `RAMInBytes`: a number with an optional binary unit (`k`, `m`, `g`, `t`,
@@ -37,6 +38,58 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     }
     let v: f64 = num.parse().map_err(|_| err())?;
     Ok((v * mult as f64) as i64)
+}
+
+/// `PATH:VALUE` of the block IO flags, the path under `/dev/` (docker's
+/// `opts/throttledevice.go` and `weightdevice.go`).
+fn device_value(s: &str) -> Result<(&str, &str), String> {
+    let Some((path, value)) = s.split_once(':').filter(|(_, v)| !v.contains(':')) else {
+        return Err(format!("bad format: {s}"));
+    };
+    if !path.starts_with("/dev/") {
+        return Err(format!("bad format for device path: {s}"));
+    }
+    Ok((path, value))
+}
+
+/// `--blkio-weight-device /dev/sda:200`: a weight of 10 to 1000, or 0.
+pub fn weight_device(s: &str) -> Result<WeightDevice, String> {
+    let (path, value) = device_value(s)?;
+    let err = || format!("invalid weight for device: {s}");
+    let weight: u16 = value.parse().map_err(|_| err())?;
+    if weight > 0 && !(10..=1000).contains(&weight) {
+        return Err(err());
+    }
+    Ok(WeightDevice {
+        path: path.to_string(),
+        weight,
+    })
+}
+
+/// `--device-read-bps /dev/sda:1mb` (and `--device-write-bps`): a size per second.
+pub fn throttle_bps_device(s: &str) -> Result<ThrottleDevice, String> {
+    let (path, value) = device_value(s)?;
+    let rate = ram_in_bytes(value)
+        .ok()
+        .and_then(|r| u64::try_from(r).ok())
+        .ok_or_else(|| format!("invalid rate for device: {s}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb"))?;
+    Ok(ThrottleDevice {
+        path: path.to_string(),
+        rate,
+    })
+}
+
+/// `--device-read-iops /dev/sda:1000` (and `--device-write-iops`): operations per
+/// second.
+pub fn throttle_iops_device(s: &str) -> Result<ThrottleDevice, String> {
+    let (path, value) = device_value(s)?;
+    let rate = value.parse().map_err(|_| {
+        format!("invalid rate for device: {s}. The correct format is <device-path>:<number>. Number must be a positive integer")
+    })?;
+    Ok(ThrottleDevice {
+        path: path.to_string(),
+        rate,
+    })
 }
 
 /// `--memory-swap`: `-1` (unlimited) or a size.
@@ -433,5 +486,34 @@ mod tests {
         assert_eq!((u.soft, u.hard), (1024, 2048));
         assert_eq!(ulimit("nproc=10").unwrap().hard, 10);
         assert!(ulimit("nofile=9:1").is_err());
+    }
+
+    #[test]
+    fn block_io_devices_like_docker() {
+        assert_eq!(
+            weight_device("/dev/sda:200").unwrap(),
+            WeightDevice {
+                path: "/dev/sda".into(),
+                weight: 200
+            }
+        );
+        assert_eq!(weight_device("/dev/sda:0").unwrap().weight, 0);
+        assert_eq!(
+            weight_device("/dev/sda:5").unwrap_err(),
+            "invalid weight for device: /dev/sda:5"
+        );
+        assert_eq!(
+            weight_device("sda:5").unwrap_err(),
+            "bad format for device path: sda:5"
+        );
+        assert_eq!(weight_device("x").unwrap_err(), "bad format: x");
+        assert_eq!(throttle_bps_device("/dev/sda:1mb").unwrap().rate, 1 << 20);
+        assert!(
+            throttle_bps_device("/dev/sda:x")
+                .unwrap_err()
+                .starts_with("invalid rate for device: /dev/sda:x. The correct format is <device-path>:<number>[<unit>].")
+        );
+        assert_eq!(throttle_iops_device("/dev/sda:1000").unwrap().rate, 1000);
+        assert!(throttle_iops_device("/dev/sda:1k").is_err());
     }
 }

@@ -76,10 +76,12 @@ fn empty_context() -> Value {
     v
 }
 
-/// Whether a template reads `.Size` (docker then asks the daemon for sizes).
+/// Whether a template reads `.Size` (docker then asks the daemon for sizes). docker
+/// decides on the `--format` text as given, before `json` means `{{json .}}`, so
+/// `--format json` shows sizes only with `-s`.
 fn uses_size(format: &str) -> bool {
     let f = format.replace(' ', "");
-    f.contains(".Size") || f == "json" || f.contains("{{json.}}")
+    f.contains(".Size") || f.contains("{{json.}}")
 }
 
 pub async fn run(ctx: &Ctx, a: &PsArgs) -> CliResult {
@@ -435,7 +437,7 @@ mod tests {
         );
         assert_eq!(container_format("{{.Names}}", false, false).0, "{{.Names}}");
         assert!(uses_size("{{json .}}") && uses_size("table {{.Size}}"));
-        assert!(!uses_size("{{.Names}}"));
+        assert!(!uses_size("{{.Names}}") && !uses_size("json"));
         assert_eq!(familiar("docker.io/library/busybox:1"), "busybox:1");
     }
 }

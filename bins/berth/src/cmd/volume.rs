@@ -17,7 +17,7 @@ pub enum VolumeCmd {
     /// Create a volume
     Create(CreateArgs),
     /// Display detailed information on one or more volumes
-    Inspect(super::inspect::TypedInspectArgs),
+    Inspect(super::inspect::VolumeInspectArgs),
     /// List volumes
     #[command(alias = "list")]
     Ls(LsArgs),
@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, cmd: &VolumeCmd) -> CliResult {
             outln(&v.name);
             Ok(())
         }
-        VolumeCmd::Inspect(a) => super::inspect::typed(ctx, a, "volume").await,
+        VolumeCmd::Inspect(a) => super::inspect::volume(ctx, a).await,
         VolumeCmd::Ls(a) => ls(ctx, a).await,
         VolumeCmd::Rm(a) => {
             ctx.arity(a.names.len(), Arity::Min(1))?;

@@ -4,6 +4,7 @@
 //! "context object": a JSON object of the fields docker's per-command context exposes
 //! (all strings, already formatted).
 
+pub mod goshape;
 pub mod tabwriter;
 pub mod template;
 pub mod units;

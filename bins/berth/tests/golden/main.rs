@@ -10,6 +10,7 @@
 mod archives;
 mod build;
 mod harness;
+mod help;
 mod lifecycle;
 mod netvol;
 mod outputs;

@@ -1,0 +1,451 @@
+//! The help pages of `run`, `create` and the other container commands.
+
+use super::run::{CONTAINER_CONFIG, CREATE_ONLY, RUN_ONLY};
+use super::{FORMAT_JSON, FORMAT_TABLE, Page, fl};
+
+pub(super) const PAGES: &[Page] = &[
+    Page {
+        paths: &["container run", "run"],
+        about: "Create and run a new container from an image",
+        aliases: &["container run", "run"],
+        flags: &[CONTAINER_CONFIG, RUN_ONLY],
+    },
+    Page {
+        paths: &["container exec", "exec"],
+        about: "Execute a command in a running container",
+        aliases: &["container exec", "exec"],
+        flags: &[&[
+            fl(
+                "d",
+                "detach",
+                "",
+                "Detached mode: run command in the background",
+            ),
+            fl(
+                "",
+                "detach-keys",
+                "string",
+                "Override the key sequence for detaching a container",
+            ),
+            fl("e", "env", "list", "Set environment variables"),
+            fl(
+                "",
+                "env-file",
+                "list",
+                "Read in a file of environment variables",
+            ),
+            fl(
+                "i",
+                "interactive",
+                "",
+                "Keep STDIN open even if not attached",
+            ),
+            fl(
+                "",
+                "privileged",
+                "",
+                "Give extended privileges to the command",
+            ),
+            fl("t", "tty", "", "Allocate a pseudo-TTY"),
+            fl(
+                "u",
+                "user",
+                "string",
+                "Username or UID (format: \"<name|uid>[:<group|gid>]\")",
+            ),
+            fl(
+                "w",
+                "workdir",
+                "string",
+                "Working directory inside the container",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container ls", "ps"],
+        about: "List containers",
+        aliases: &["container ls", "container list", "container ps", "ps"],
+        flags: &[&[
+            fl(
+                "a",
+                "all",
+                "",
+                "Show all containers (default shows just running)",
+            ),
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl(
+                "n",
+                "last",
+                "int",
+                "Show n last created containers (includes all states) (default -1)",
+            ),
+            fl(
+                "l",
+                "latest",
+                "",
+                "Show the latest created container (includes all states)",
+            ),
+            fl("", "no-trunc", "", "Don't truncate output"),
+            fl("q", "quiet", "", "Only display container IDs"),
+            fl("s", "size", "", "Display total file sizes"),
+        ]],
+    },
+    Page {
+        paths: &["container attach", "attach"],
+        about: "Attach local standard input, output, and error streams to a running container",
+        aliases: &["container attach", "attach"],
+        flags: &[&[
+            fl(
+                "",
+                "detach-keys",
+                "string",
+                "Override the key sequence for detaching a container",
+            ),
+            fl("", "no-stdin", "", "Do not attach STDIN"),
+            fl(
+                "",
+                "sig-proxy",
+                "",
+                "Proxy all received signals to the process (default true)",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container commit", "commit"],
+        about: "Create a new image from a container's changes",
+        aliases: &["container commit", "commit"],
+        flags: &[&[
+            fl(
+                "a",
+                "author",
+                "string",
+                "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")",
+            ),
+            fl(
+                "c",
+                "change",
+                "list",
+                "Apply Dockerfile instruction to the created image",
+            ),
+            fl("m", "message", "string", "Commit message"),
+            fl(
+                "p",
+                "pause",
+                "",
+                "Pause container during commit (default true)",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container cp", "cp"],
+        about: "Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a\ncontainer source to stdout.",
+        aliases: &["container cp", "cp"],
+        flags: &[&[
+            fl(
+                "a",
+                "archive",
+                "",
+                "Archive mode (copy all uid/gid information)",
+            ),
+            fl(
+                "L",
+                "follow-link",
+                "",
+                "Always follow symbol link in SRC_PATH",
+            ),
+            fl(
+                "q",
+                "quiet",
+                "",
+                "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container create", "create"],
+        about: "Create a new container",
+        aliases: &["container create", "create"],
+        flags: &[CONTAINER_CONFIG, CREATE_ONLY],
+    },
+    Page {
+        paths: &["container diff", "diff"],
+        about: "Inspect changes to files or directories on a container's filesystem",
+        aliases: &["container diff", "diff"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container export", "export"],
+        about: "Export a container's filesystem as a tar archive",
+        aliases: &["container export", "export"],
+        flags: &[&[fl(
+            "o",
+            "output",
+            "string",
+            "Write to a file, instead of STDOUT",
+        )]],
+    },
+    Page {
+        paths: &["container kill", "kill"],
+        about: "Kill one or more running containers",
+        aliases: &["container kill", "kill"],
+        flags: &[&[fl(
+            "s",
+            "signal",
+            "string",
+            "Signal to send to the container",
+        )]],
+    },
+    Page {
+        paths: &["container logs", "logs"],
+        about: "Fetch the logs of a container",
+        aliases: &["container logs", "logs"],
+        flags: &[&[
+            fl("", "details", "", "Show extra details provided to logs"),
+            fl("f", "follow", "", "Follow log output"),
+            fl(
+                "",
+                "since",
+                "string",
+                "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)",
+            ),
+            fl(
+                "n",
+                "tail",
+                "string",
+                "Number of lines to show from the end of the logs (default \"all\")",
+            ),
+            fl("t", "timestamps", "", "Show timestamps"),
+            fl(
+                "",
+                "until",
+                "string",
+                "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container pause", "pause"],
+        about: "Pause all processes within one or more containers",
+        aliases: &["container pause", "pause"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container port", "port"],
+        about: "List port mappings or a specific mapping for the container",
+        aliases: &["container port", "port"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container rename", "rename"],
+        about: "Rename a container",
+        aliases: &["container rename", "rename"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container restart", "restart"],
+        about: "Restart one or more containers",
+        aliases: &["container restart", "restart"],
+        flags: &[&[
+            fl("s", "signal", "string", "Signal to send to the container"),
+            fl(
+                "t",
+                "timeout",
+                "int",
+                "Seconds to wait before killing the container",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container rm", "rm"],
+        about: "Remove one or more containers",
+        aliases: &["container rm", "container remove", "rm"],
+        flags: &[&[
+            fl(
+                "f",
+                "force",
+                "",
+                "Force the removal of a running container (uses SIGKILL)",
+            ),
+            fl("l", "link", "", "Remove the specified link"),
+            fl(
+                "v",
+                "volumes",
+                "",
+                "Remove anonymous volumes associated with the container",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container start", "start"],
+        about: "Start one or more stopped containers",
+        aliases: &["container start", "start"],
+        flags: &[&[
+            fl(
+                "a",
+                "attach",
+                "",
+                "Attach STDOUT/STDERR and forward signals",
+            ),
+            fl(
+                "",
+                "detach-keys",
+                "string",
+                "Override the key sequence for detaching a container",
+            ),
+            fl("i", "interactive", "", "Attach container's STDIN"),
+        ]],
+    },
+    Page {
+        paths: &["container stats", "stats"],
+        about: "Display a live stream of container(s) resource usage statistics",
+        aliases: &["container stats", "stats"],
+        flags: &[&[
+            fl(
+                "a",
+                "all",
+                "",
+                "Show all containers (default shows just running)",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl(
+                "",
+                "no-stream",
+                "",
+                "Disable streaming stats and only pull the first result",
+            ),
+            fl("", "no-trunc", "", "Do not truncate output"),
+        ]],
+    },
+    Page {
+        paths: &["container stop", "stop"],
+        about: "Stop one or more running containers",
+        aliases: &["container stop", "stop"],
+        flags: &[&[
+            fl("s", "signal", "string", "Signal to send to the container"),
+            fl(
+                "t",
+                "timeout",
+                "int",
+                "Seconds to wait before killing the container",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container top", "top"],
+        about: "Display the running processes of a container",
+        aliases: &["container top", "top"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container unpause", "unpause"],
+        about: "Unpause all processes within one or more containers",
+        aliases: &["container unpause", "unpause"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container update", "update"],
+        about: "Update configuration of one or more containers",
+        aliases: &["container update", "update"],
+        flags: &[&[
+            fl(
+                "",
+                "blkio-weight",
+                "uint16",
+                "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)",
+            ),
+            fl(
+                "",
+                "cpu-period",
+                "int",
+                "Limit CPU CFS (Completely Fair Scheduler) period",
+            ),
+            fl(
+                "",
+                "cpu-quota",
+                "int",
+                "Limit CPU CFS (Completely Fair Scheduler) quota",
+            ),
+            fl(
+                "",
+                "cpu-rt-period",
+                "int",
+                "Limit the CPU real-time period in microseconds",
+            ),
+            fl(
+                "",
+                "cpu-rt-runtime",
+                "int",
+                "Limit the CPU real-time runtime in microseconds",
+            ),
+            fl("c", "cpu-shares", "int", "CPU shares (relative weight)"),
+            fl("", "cpus", "decimal", "Number of CPUs"),
+            fl(
+                "",
+                "cpuset-cpus",
+                "string",
+                "CPUs in which to allow execution (0-3, 0,1)",
+            ),
+            fl(
+                "",
+                "cpuset-mems",
+                "string",
+                "MEMs in which to allow execution (0-3, 0,1)",
+            ),
+            fl("m", "memory", "bytes", "Memory limit"),
+            fl("", "memory-reservation", "bytes", "Memory soft limit"),
+            fl(
+                "",
+                "memory-swap",
+                "bytes",
+                "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
+            ),
+            fl(
+                "",
+                "pids-limit",
+                "int",
+                "Tune container pids limit (set -1 for unlimited)",
+            ),
+            fl(
+                "",
+                "restart",
+                "string",
+                "Restart policy to apply when a container exits",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["container wait", "wait"],
+        about: "Block until one or more containers stop, then print their exit codes",
+        aliases: &["container wait", "wait"],
+        flags: &[],
+    },
+    Page {
+        paths: &["container inspect"],
+        about: "Display detailed information on one or more containers",
+        aliases: &[],
+        flags: &[&[
+            fl("f", "format", "string", FORMAT_JSON),
+            fl("s", "size", "", "Display total file sizes"),
+        ]],
+    },
+    Page {
+        paths: &["container prune"],
+        about: "Remove all stopped containers",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "filter",
+                "filter",
+                "Provide filter values (e.g. \"until=<timestamp>\")",
+            ),
+            fl("f", "force", "", "Do not prompt for confirmation"),
+        ]],
+    },
+];

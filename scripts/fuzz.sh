@@ -1,38 +1,49 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the image library: the layer applier, the manifest,
-# index and config parsers, the reference parser and the archive loader.
-#   scripts/fuzz.sh [seconds per target]   (default 60)
-# With a nightly toolchain and cargo-fuzz, each cargo-fuzz target of
-# crates/image/fuzz runs under libFuzzer for the given time (the corpus
-# grows in crates/image/fuzz/corpus, which is not committed; a crash is
-# saved in crates/image/fuzz/artifacts). Without them, the same target
-# bodies run as the stable `fuzz_stable` test over seeded random inputs,
-# with a budget scaled to the time asked for.
+# Bounded coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every target in
+# fuzz/: the image library (layer applier, manifest/index/config parsers,
+# references, archive loader), the builder (Dockerfile parser and
+# expansion, .dockerignore patterns) and berthd (request routing and query
+# decoding, request bodies).
+#   scripts/fuzz.sh [seconds per target] [target...]   (default 60, all)
+# CI runs it with a short budget. The target bodies live next to the code
+# they exercise (crates/*/tests/fuzzing, bins/berthd/tests/fuzzing) and also
+# run as ordinary `cargo test` tests over seeded random inputs. The corpus
+# grows in fuzz/corpus (not committed); a crash is saved in
+# fuzz/artifacts/<target> and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
-targets=(apply_layer manifests references load_archive)
+shift || true
 
-if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2>&1; then
-  cd crates/image/fuzz
-  cargo +nightly fuzz build -O
-  log="$(mktemp)"
-  trap 'rm -f "$log"' EXIT
-  for t in "${targets[@]}"; do
-    echo "fuzz $t for ${secs}s"
-    mkdir -p "corpus/$t"
-    # -rss_limit_mb: the applier target writes files; leave the machine room.
-    if ! cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
-      -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
-      tail -n 60 "$log"
-      echo "fuzz $t: failed (the input is in crates/image/fuzz/artifacts/$t)"
-      exit 1
-    fi
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units)' "$log" || true
-  done
-else
-  echo "no nightly toolchain or cargo-fuzz: running the targets as stable tests over random inputs"
-  # About 40 inputs per second per target on this kind of machine.
-  BERTH_FUZZ_ITERS=$((secs * 40)) BERTH_FUZZ_SEED="$(date +%s)" \
-    cargo test -p berth-image --test fuzz_stable -- --test-threads 1
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
 fi
+# cargo-fuzz hands rustc the coverage instrumentation flags of libFuzzer,
+# some of them unstable: the machine's one (stable) toolchain takes them
+# with RUSTC_BOOTSTRAP. No sanitizer by default (it needs more unstable
+# flags and doubles the build); FUZZ_SANITIZER=address asks for one.
+export RUSTC_BOOTSTRAP=1
+san="${FUZZ_SANITIZER:-none}"
+# Optimized targets run faster but take twice as long to build; a short run
+# (CI's) is better off with a debug build (debug assertions on either way).
+# FUZZ_PROFILE=--release for long runs.
+profile="${FUZZ_PROFILE:---dev}"
+cargo fuzz build -s "$san" "$profile"
+
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+for t in "${targets[@]}"; do
+  echo "fuzz $t for ${secs}s"
+  mkdir -p "fuzz/corpus/$t"
+  # -rss_limit_mb: the layer applier writes files; leave the machine room.
+  if ! cargo fuzz run -s "$san" "$profile" "$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz $t: failed (the input is in fuzz/artifacts/$t)"
+    exit 1
+  fi
+  grep -E '^stat::number_of_executed_units' "$log" | sed "s/^/  /" || true
+done

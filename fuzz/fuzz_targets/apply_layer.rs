@@ -1,7 +1,7 @@
 //! cargo-fuzz target: see `fuzzing::apply_layer` for what it asserts.
 #![no_main]
 
-#[path = "../../tests/fuzzing/mod.rs"]
+#[path = "../../crates/image/tests/fuzzing/mod.rs"]
 mod fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::apply_layer(data));

@@ -7,23 +7,6 @@
 //! SIGINT stop accepting, let the engine shut down (containers are stopped
 //! unless live restore is on), remove the sockets and the pid file.
 
-mod api;
-mod body;
-mod config;
-mod daemon;
-mod events_filter;
-mod handlers;
-mod hijack;
-mod host;
-mod listen;
-mod log;
-mod pidfile;
-mod query;
-mod router;
-mod server;
-mod streams;
-mod tls;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +14,10 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::config::{DaemonConfig, Flags};
-use crate::daemon::Daemon;
-use crate::listen::Host;
+use berthd::config::{DaemonConfig, Flags};
+use berthd::daemon::{self, Daemon};
+use berthd::listen::{self, Host};
+use berthd::{error, host, info, log, pidfile, server, tls, warn};
 
 /// How long open connections get to finish after the engine shut down.
 const CONNECTION_GRACE: Duration = Duration::from_secs(2);
@@ -198,6 +182,14 @@ fn reload(daemon: &Arc<Daemon>) {
     }
     if new.log_driver != old.log_driver {
         fixed.push("log-driver");
+    }
+    if new.registry != old.registry {
+        fixed.push("insecure-registries, registry-mirrors");
+    }
+    if new.max_concurrent_downloads != old.max_concurrent_downloads
+        || new.max_concurrent_uploads != old.max_concurrent_uploads
+    {
+        fixed.push("max-concurrent-downloads, max-concurrent-uploads");
     }
     if !fixed.is_empty() {
         warn!(

@@ -1,8 +1,8 @@
-//! The fuzz targets of `crates/image/fuzz` on the stable toolchain: each
+//! The fuzz targets of `fuzz/` (the image library's) as ordinary tests: each
 //! body (tests/fuzzing) runs over seeded pseudo-random inputs and over
 //! mutations of valid seeds, a fixed number of times, so `cargo test`
-//! exercises them everywhere; `scripts/fuzz.sh` runs the coverage-guided
-//! versions where a nightly toolchain and cargo-fuzz exist.
+//! exercises them everywhere; `scripts/fuzz.sh` (in CI too) runs the
+//! coverage-guided versions.
 //!
 //! `BERTH_FUZZ_ITERS` scales the budget (default 300 inputs per target);
 //! `BERTH_FUZZ_SEED` picks another sequence. A failure prints the input.

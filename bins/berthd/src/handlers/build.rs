@@ -40,7 +40,7 @@ fn int(q: &Query, key: &str) -> Result<i64, ApiError> {
 }
 
 /// The build's options from the query (dockerd's `newImageBuildOptions`).
-fn options(q: &Query) -> Result<BuildOptions, ApiError> {
+pub fn options(q: &Query) -> Result<BuildOptions, ApiError> {
     if let Some(v) = q.nonempty("version") {
         if v != "1" {
             return Err(ApiError::bad_request(format!(

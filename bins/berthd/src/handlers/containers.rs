@@ -15,6 +15,7 @@ use crate::body::Body;
 use crate::daemon::Daemon;
 use crate::handlers::{Call, container_fs, filters};
 use crate::hijack::{self, DetachKeys, RAW_STREAM};
+use crate::query::Query;
 use crate::router::ContainerOp;
 
 impl EngineError for berth_engine::containers::Error {
@@ -34,13 +35,22 @@ pub async fn create(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> 
         }
     }
     let (parts, body) = call.req.into_parts();
-    let req: CreateRequest = api::read_json_opt(&parts.headers, body)
-        .await?
-        .ok_or_else(|| {
-            ApiError::bad_request("Config cannot be empty in order to create a container")
-        })?;
+    api::check_json_content_type(&parts.headers)?;
+    let req = create_request(&api::read_body(body, api::JSON_BODY_LIMIT).await?)?;
     let resp = daemon.engine.container_create(name, req).await?;
     Ok(api::json(StatusCode::CREATED, &resp))
+}
+
+/// Decodes a create's body (an empty one is dockerd's 400).
+pub fn create_request(body: &[u8]) -> Result<CreateRequest, ApiError> {
+    api::parse_json_opt(body)?.ok_or_else(|| {
+        ApiError::bad_request("Config cannot be empty in order to create a container")
+    })
+}
+
+/// Decodes an update's body (empty: nothing changes).
+pub fn update_request(body: &[u8]) -> Result<UpdateConfig, ApiError> {
+    Ok(api::parse_json_opt(body)?.unwrap_or_default())
 }
 
 /// `GET /containers/json?all&limit&size&filters`.
@@ -68,9 +78,9 @@ fn timeout(call: &Call) -> Result<Option<i64>, ApiError> {
 }
 
 /// `h` and `w` of a resize.
-pub fn size(call: &Call) -> Result<(u16, u16), ApiError> {
+pub fn size(q: &Query) -> Result<(u16, u16), ApiError> {
     let dim = |k: &str| -> Result<u16, ApiError> {
-        let v = call.query.get(k).unwrap_or("");
+        let v = q.get(k).unwrap_or("");
         v.trim()
             .parse::<u16>()
             .map_err(|_| ApiError::bad_request(format!("invalid value for {k}: {v:?}")))
@@ -148,14 +158,13 @@ pub async fn handle(
         }
         ContainerOp::Update => {
             let (parts, body) = call.req.into_parts();
-            let update: UpdateConfig = api::read_json_opt(&parts.headers, body)
-                .await?
-                .unwrap_or_default();
+            api::check_json_content_type(&parts.headers)?;
+            let update = update_request(&api::read_body(body, api::JSON_BODY_LIMIT).await?)?;
             Ok(ok_json(&e.container_update(id, update).await?))
         }
         ContainerOp::Top => Ok(ok_json(&e.container_top(id, q.nonempty("ps_args")).await?)),
         ContainerOp::Resize => {
-            let (h, w) = size(&call)?;
+            let (h, w) = size(q)?;
             e.container_resize(id, h, w).await?;
             Ok(status_only(StatusCode::OK))
         }
@@ -169,7 +178,7 @@ pub async fn handle(
         ContainerOp::ArchiveStat => container_fs::archive_stat(daemon, id, &call).await,
         ContainerOp::ArchiveGet => container_fs::archive_get(daemon, id, &call).await,
         ContainerOp::ArchivePut => container_fs::archive_put(daemon, id, call).await,
-        ContainerOp::AttachWs => Err(ApiError::not_implemented()),
+        ContainerOp::AttachWs => crate::handlers::attach_ws::attach_ws(daemon, id, call).await,
     }
 }
 

@@ -16,13 +16,19 @@ use crate::hijack::{self, DetachKeys};
 /// `POST /containers/{id}/exec`: 201 with the exec's ID.
 pub async fn create(daemon: &Arc<Daemon>, container: &str, call: Call) -> Result<Resp, ApiError> {
     let (parts, body) = call.req.into_parts();
-    let req: CreateRequest = api::read_json_opt(&parts.headers, body)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("No exec command specified"))?;
-    // Checked here so a bad sequence is a 400 now rather than at start.
-    DetachKeys::parse(&req.detach_keys).map_err(ApiError::bad_request)?;
+    api::check_json_content_type(&parts.headers)?;
+    let req = create_request(&api::read_body(body, api::JSON_BODY_LIMIT).await?)?;
     let id = daemon.engine.exec_create(container, req)?;
     Ok(api::json(StatusCode::CREATED, &IdResponse { id }))
+}
+
+/// Decodes an exec create's body and checks its detach keys (a bad
+/// sequence is a 400 now rather than at start).
+pub fn create_request(body: &[u8]) -> Result<CreateRequest, ApiError> {
+    let req: CreateRequest = api::parse_json_opt(body)?
+        .ok_or_else(|| ApiError::bad_request("No exec command specified"))?;
+    DetachKeys::parse(&req.detach_keys).map_err(ApiError::bad_request)?;
+    Ok(req)
 }
 
 /// `POST /exec/{id}/start`: detached (200, empty), or a stream. As in
@@ -88,7 +94,7 @@ pub async fn start(daemon: &Arc<Daemon>, id: &str, call: Call) -> Result<Resp, A
 
 /// `POST /exec/{id}/resize?h&w`.
 pub async fn resize(daemon: &Arc<Daemon>, id: &str, call: &Call) -> Result<Resp, ApiError> {
-    let (h, w) = size(call)?;
+    let (h, w) = size(&call.query)?;
     daemon.engine.exec_resize(id, h, w).await?;
     Ok(status_only(StatusCode::OK))
 }

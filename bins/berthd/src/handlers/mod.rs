@@ -1,6 +1,7 @@
 //! Request handling: route, check the version, run the endpoint's handler,
 //! and turn its error into docker's `{"message": ...}` response.
 
+pub mod attach_ws;
 pub mod build;
 pub mod commit;
 pub mod container_fs;
@@ -22,10 +23,12 @@ use crate::daemon::Daemon;
 use crate::query::Query;
 use crate::router::{self, Route};
 
-/// What a handler gets: the request (head and body) and its query.
+/// What a handler gets: the request (head and body), its query, and the
+/// API version its path asked for (`None`: the current one).
 pub struct Call {
     pub req: Request<Incoming>,
     pub query: Query,
+    pub version: Option<String>,
 }
 
 /// Answers one request. Never fails: errors become error responses.
@@ -43,6 +46,7 @@ pub async fn dispatch(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Resp {
     let call = Call {
         query: Query::parse(req.uri().query()),
         req,
+        version: routed.version,
     };
     match handle(daemon, routed.route, call).await {
         Ok(r) => r,
@@ -159,7 +163,10 @@ pub async fn disk_usage(
         images: Some(images.images),
         containers: Some(containers),
         volumes: Some(daemon.engine.volume_disk_usage().await?),
-        build_cache: Some(Vec::new()),
+        // BuildKit's cache records; the classic builder makes none, and
+        // dockerd 20.10 then sends `"BuildCache": null` (its builder cache
+        // is images, counted above).
+        build_cache: None,
         builder_size: 0,
     })
 }

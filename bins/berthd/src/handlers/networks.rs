@@ -33,11 +33,15 @@ pub fn inspect(daemon: &Arc<Daemon>, id: &str) -> Result<Resp, ApiError> {
 /// `POST /networks/create`.
 pub async fn create(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> {
     let (parts, body) = call.req.into_parts();
-    let req: NetworkCreateRequest = api::read_json_opt(&parts.headers, body)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("network name is required"))?;
+    api::check_json_content_type(&parts.headers)?;
+    let req = create_request(&api::read_body(body, api::JSON_BODY_LIMIT).await?)?;
     let resp = daemon.engine.network_create(req).await?;
     Ok(api::json(StatusCode::CREATED, &resp))
+}
+
+/// Decodes a network create's body.
+pub fn create_request(body: &[u8]) -> Result<NetworkCreateRequest, ApiError> {
+    api::parse_json_opt(body)?.ok_or_else(|| ApiError::bad_request("network name is required"))
 }
 
 /// `DELETE /networks/{id}`.

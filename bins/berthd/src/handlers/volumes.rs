@@ -20,12 +20,17 @@ impl EngineError for berth_engine::volumes::Error {
 /// `POST /volumes/create`: 201 with the volume.
 pub async fn create(daemon: &Arc<Daemon>, call: Call) -> Result<Resp, ApiError> {
     let (parts, body) = call.req.into_parts();
-    // dockerd decodes the body strictly: an empty one is an EOF error.
-    let req: VolumeCreateBody = api::read_json_opt(&parts.headers, body)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("got EOF while reading request body"))?;
+    api::check_json_content_type(&parts.headers)?;
+    let req = create_request(&api::read_body(body, api::JSON_BODY_LIMIT).await?)?;
     let v = daemon.engine.volume_create(req)?;
     Ok(api::json(StatusCode::CREATED, &v))
+}
+
+/// Decodes a volume create's body. dockerd decodes it strictly: an empty
+/// one is an EOF error.
+pub fn create_request(body: &[u8]) -> Result<VolumeCreateBody, ApiError> {
+    api::parse_json_opt(body)?
+        .ok_or_else(|| ApiError::bad_request("got EOF while reading request body"))
 }
 
 /// `GET /volumes?filters`.

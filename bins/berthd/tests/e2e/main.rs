@@ -6,7 +6,9 @@
 //! Container tests also need `berth-shim` and `berth-runc` built next to
 //! berthd (`cargo build --bins`).
 
+mod attach_ws;
 mod build;
+mod build_cache_from;
 mod commit_restart;
 mod container_fs;
 mod containers;
@@ -20,6 +22,8 @@ mod network_options;
 mod networks;
 mod pty;
 mod registry;
+mod registry_config;
+mod registry_interop;
 mod resources;
 mod resources_devices;
 mod stats_stream;

@@ -193,10 +193,14 @@ impl Engine {
         })?;
         let rec = c.snapshot();
         if rec.state.paused {
-            return Err(Error::AttachPaused);
+            return Err(Error::AttachPaused {
+                reference: reference.to_string(),
+            });
         }
         if rec.state.restarting {
-            return Err(Error::AttachRestarting);
+            return Err(Error::AttachRestarting {
+                reference: reference.to_string(),
+            });
         }
         let tty = rec.config.tty;
         let stdin = stdin && rec.config.open_stdin;

@@ -221,10 +221,11 @@ pub enum Error {
     NoExecCommand,
     #[error("Exec {id} is not running, so it can not be resized.")]
     ExecNotRunning { id: String },
-    #[error("You cannot attach to a paused container, unpause it first")]
-    AttachPaused,
-    #[error("You cannot attach to a restarting container, wait until it is running")]
-    AttachRestarting,
+    /// `reference`: the container as the client named it (dockerd's wording).
+    #[error("container {reference} is paused, unpause the container before attach")]
+    AttachPaused { reference: String },
+    #[error("container {reference} is restarting, wait until the container is running")]
+    AttachRestarting { reference: String },
     #[error("No such exec instance: {id}")]
     NoSuchExec { id: String },
     #[error("Error: Exec command {id} is already running")]
@@ -351,8 +352,8 @@ impl Error {
             | Error::ExecNotRunning { .. }
             | Error::JoinStopped { .. }
             | Error::UpdateConflict { .. }
-            | Error::AttachPaused
-            | Error::AttachRestarting => Conflict,
+            | Error::AttachPaused { .. }
+            | Error::AttachRestarting { .. } => Conflict,
             Error::AlreadyStarted | Error::AlreadyStopped => NotModified,
             Error::Image(e) => e.kind(),
             Error::Network(e) => e.kind(),

@@ -1,5 +1,5 @@
 //! The bodies of the image library's fuzz targets, shared by the
-//! cargo-fuzz targets (`crates/image/fuzz`, libFuzzer on nightly) and by the
+//! cargo-fuzz targets (`fuzz/`, libFuzzer through cargo-fuzz) and by the
 //! stable `fuzz_stable` test, which feeds them seeded pseudo-random and
 //! mutated inputs with a fixed budget. Each body takes arbitrary bytes and
 //! asserts the properties that must hold for *any* input; a panic or a

@@ -1,0 +1,7 @@
+//! cargo-fuzz target: see `fuzzing::dockerfile` for what it asserts.
+#![no_main]
+
+#[path = "../../crates/builder/tests/fuzzing/mod.rs"]
+mod fuzzing;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::dockerfile(data));

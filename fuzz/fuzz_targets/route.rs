@@ -1,0 +1,7 @@
+//! cargo-fuzz target: see `fuzzing::route` for what it asserts.
+#![no_main]
+
+#[path = "../../bins/berthd/tests/fuzzing/mod.rs"]
+mod fuzzing;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::route(data));

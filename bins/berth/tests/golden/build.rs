@@ -27,12 +27,35 @@ fn same_build(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> Seen {
     let k = seen(&d.cli_env(DOCKER, &all, stdin, &env), false);
     let fix = |s: Seen| Seen {
         code: s.code,
-        stdout: normalize(&s.stdout, &[]),
+        stdout: context_line_first(&normalize(&s.stdout, &[])),
         stderr: normalize(&s.stderr, &[]),
     };
     let (b, k) = (fix(b), fix(k));
     assert_eq!(b, k, "berth and docker differ for {all:?} (left berth)");
     b
+}
+
+/// `out` with its "Sending build context" progress line moved to the front. The
+/// docker CLI prints that line from its upload goroutine, which races the
+/// printing of the daemon's steps: on a busy machine a cached build's steps can
+/// come out first. Where it lands says nothing about the daemon.
+fn context_line_first(out: &str) -> String {
+    const SENDING: &str = "Sending build context to Docker daemon";
+    let Some(start) = out.find(SENDING) else {
+        return out.to_string();
+    };
+    let end = out[start..].find('\n').map_or(out.len(), |i| start + i + 1);
+    format!("{}{}{}", &out[start..end], &out[..start], &out[end..])
+}
+
+#[test]
+fn the_context_line_moves_to_the_front() {
+    let raced = "Step 1/1 : FROM x\nSending build context to Docker daemon  2kB\r\r\nSuccessfully built y\n";
+    assert_eq!(
+        context_line_first(raced),
+        "Sending build context to Docker daemon  2kB\r\r\nStep 1/1 : FROM x\nSuccessfully built y\n"
+    );
+    assert_eq!(context_line_first("no upload\n"), "no upload\n");
 }
 
 const NOTICE: &str =

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::build_context::{self, GoTar};
+use super::build_remote;
 use super::progress::Renderer;
 use super::{Ctx, out, parse, tty};
 use crate::cli::Arity;
@@ -230,7 +231,7 @@ fn relative(base: &Path, target: &Path) -> String {
 
 /// Whether `head` starts an archive: a compressed stream, or a tar header whose
 /// checksum holds (docker's `IsArchive`).
-fn is_archive(head: &[u8]) -> bool {
+pub(super) fn is_archive(head: &[u8]) -> bool {
     const MAGICS: [&[u8]; 4] = [
         &[0x1f, 0x8b, 0x08],
         b"BZh",
@@ -278,6 +279,12 @@ fn context_from_stdin(file: Option<&str>) -> Result<Context, CliError> {
     std::io::stdin()
         .read_to_end(&mut data)
         .map_err(|e| prepare_err(format!("failed to peek context header from STDIN: {e}")))?;
+    context_from_bytes(data, file)
+}
+
+/// A context read whole (stdin, a download): a tar as it is, or a Dockerfile put in
+/// a context of its own (docker's `GetContextFromReader`).
+fn context_from_bytes(data: Vec<u8>, file: Option<&str>) -> Result<Context, CliError> {
     let mut f = temp_file()?;
     if is_archive(&data[..data.len().min(1024)]) {
         f.write_all(&data)
@@ -566,18 +573,32 @@ pub async fn build(ctx: &Ctx, a: &BuildArgs) -> CliResult {
             }
         }
     }
-    let is_url = ["http://", "https://", "git://", "git@", "github.com/"]
-        .iter()
-        .any(|p| target.starts_with(p));
+    // Output that belongs before the upload (a remote context's download): shown,
+    // or with -q kept to be printed only if the build fails, as docker does.
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut show = |text: &str| {
+        if a.quiet {
+            if let Ok(mut b) = progress.lock() {
+                b.extend_from_slice(text.as_bytes());
+            }
+        } else {
+            out(text);
+        }
+    };
+    // Kept alive until the context is sent: a git checkout's temporary directory.
+    let mut _checkout = None;
     let context = if target == "-" {
         context_from_stdin(file)?
     } else if Path::new(target).exists() {
         context_from_dir(target, file, None)?
-    } else if is_url {
-        return Err(prepare_err(format!(
-            "remote build contexts are not supported by berth: {}",
-            quoted(target)
-        )));
+    } else if build_remote::is_git_url(target) {
+        let c = build_remote::clone(target).await?;
+        let dir = c.dir.to_string_lossy().into_owned();
+        _checkout = Some(c);
+        context_from_dir(&dir, file, None)?
+    } else if build_remote::is_url(target) {
+        let data = build_remote::download(target, &mut show).await?;
+        context_from_bytes(data, file)?
     } else {
         return Err(prepare_err(format!("path {} not found", quoted(target))));
     };
@@ -674,7 +695,6 @@ pub async fn build(ctx: &Ctx, a: &BuildArgs) -> CliResult {
     };
     req = req.header("X-Registry-Config", &config);
 
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let body = counted_body(body_file, progress.clone(), a.quiet);
     let resp = match req.body("application/x-tar", body).send().await {
         Ok(r) => r,

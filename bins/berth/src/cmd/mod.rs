@@ -3,6 +3,8 @@
 
 pub mod build;
 pub mod build_context;
+pub mod build_fetch;
+pub mod build_remote;
 pub mod container_opts;
 pub mod cp;
 pub mod export;

@@ -19,7 +19,7 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 /// `build ARGS` through berth, then docker (each with `stdin`), compared with IDs
 /// normalized. `--no-cache` in `args` keeps the second build from reusing the
 /// first one's steps.
-fn same_build(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> Seen {
+pub(crate) fn same_build(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> Seen {
     let mut all = vec!["build"];
     all.extend_from_slice(args);
     let env = [("DOCKER_BUILDKIT", "0")];

@@ -9,6 +9,7 @@
 
 mod archives;
 mod build;
+mod build_remote;
 mod harness;
 mod help;
 mod lifecycle;

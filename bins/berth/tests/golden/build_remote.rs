@@ -127,20 +127,32 @@ fn remote_contexts_match_docker() {
     let port = serve(www.path().to_path_buf());
     let url = |p: &str| format!("http://127.0.0.1:{port}/{p}");
 
-    let s = same_build(&d, &["--no-cache", "-t", "remote-tar:1", &url("ctx.tar")], None);
+    let s = same_build(
+        &d,
+        &["--no-cache", "-t", "remote-tar:1", &url("ctx.tar")],
+        None,
+    );
     assert_eq!(s.code, Some(0), "{s:?}");
     assert!(
         s.stdout
             .contains("Downloading build context from remote url"),
         "{s:?}"
     );
-    let s = same_build(&d, &["--no-cache", "-t", "remote-df:1", &url("Dockerfile.txt")], None);
+    let s = same_build(
+        &d,
+        &["--no-cache", "-t", "remote-df:1", &url("Dockerfile.txt")],
+        None,
+    );
     assert_eq!(s.code, Some(0), "{s:?}");
     let s = same_build(&d, &["--no-cache", "-q", &url("Dockerfile.txt")], None);
     assert_eq!(s.code, Some(0), "{s:?}");
     let s = same_build(&d, &[&url("missing.tar")], None);
     assert_eq!(s.code, Some(1), "{s:?}");
-    let s = same_build(&d, &["--no-cache", "-t", "remote-git:1", &url("repo.git")], None);
+    let s = same_build(
+        &d,
+        &["--no-cache", "-t", "remote-git:1", &url("repo.git")],
+        None,
+    );
     assert_eq!(s.code, Some(0), "{s:?}");
     let s = same_build(
         &d,

@@ -83,7 +83,8 @@ w_build() {
   fi
   for s in berth docker; do
     for name in app multistage many; do
-      build "$s" build -t "bench/build-$name:probe" "$work/ctx-$name" >/dev/null 2>>"$work/errors.log" || true
+      local o
+      o=$(build "$s" build -t "bench/build-$name:probe" "$work/ctx-$name" 2>&1) || echo "$o" >>"$work/errors.log"
     done
   done
   for i in $(seq "$build_rounds"); do

@@ -57,7 +57,9 @@ pub(super) fn apply(plan: &RootfsPlan) -> Result<(), RootfsError> {
         None::<&str>,
     )
     .map_err(|e| RootfsError::mount("propagation", "/", e))?;
-    make_parent_private(rootfs)?;
+    if may_leave_shared(plan.root_propagation) {
+        make_parent_private(rootfs)?;
+    }
     // pivot_root(2) wants the new root to be a mount point.
     nix::mount::mount(
         Some(rootfs),
@@ -83,6 +85,15 @@ pub(super) fn apply(plan: &RootfsPlan) -> Result<(), RootfsError> {
         devices::setup_symlinks(root.as_fd())?;
     }
     Ok(())
+}
+
+/// Whether a mount can still be shared after `/` got `propagation`: a recursive
+/// change to anything but shared leaves none (mount_namespaces(7): a shared mount
+/// made slave or private stops being shared). Then the mount holding the rootfs
+/// need not be looked up — which reads /proc/self/mountinfo, whose length (and
+/// cost) grows with every container running on the host.
+fn may_leave_shared(propagation: MsFlags) -> bool {
+    !propagation.contains(MsFlags::MS_REC) || propagation.contains(MsFlags::MS_SHARED)
 }
 
 /// Makes the mount holding the rootfs private if it is shared: a bind mount
@@ -407,5 +418,20 @@ mod tests {
             statvfs_flags(StatVfsMountFlags::NOATIME | StatVfsMountFlags::NODEV),
             MsFlags::MS_NOATIME | MsFlags::MS_NODEV
         );
+    }
+}
+
+#[cfg(test)]
+mod propagation_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_recursive_non_shared_change_skips_the_lookup() {
+        assert!(!may_leave_shared(MsFlags::MS_SLAVE | MsFlags::MS_REC));
+        assert!(!may_leave_shared(MsFlags::MS_PRIVATE | MsFlags::MS_REC));
+        assert!(!may_leave_shared(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC));
+        assert!(may_leave_shared(MsFlags::MS_SHARED | MsFlags::MS_REC));
+        assert!(may_leave_shared(MsFlags::MS_SLAVE));
+        assert!(may_leave_shared(MsFlags::MS_PRIVATE));
     }
 }

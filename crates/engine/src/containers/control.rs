@@ -123,8 +123,8 @@ impl Engine {
                 field: "Devices of update".to_string(),
             });
         }
-        let sys = SysInfo::probe();
-        let warnings = validate::resources(&mut u, &sys, true)?;
+        let sys = SysInfo::host();
+        let warnings = validate::resources(&mut u, sys, true)?;
         if let Some(message) = validate::update_conflict(&host.resources, &u) {
             return Err(Error::UpdateConflict {
                 id: rec.id.clone(),
@@ -139,7 +139,7 @@ impl Engine {
             host.restart_policy = update.restart_policy.clone();
         }
         merge_update(&mut host.resources, &u);
-        validate::resources(&mut host.resources.clone(), &sys, false)?;
+        validate::resources(&mut host.resources.clone(), sys, false)?;
         if c.lifecycle.borrow().running {
             let resources = spec::update_resources(&u).map_err(|source| Error::Spec {
                 id: c.id.clone(),

@@ -210,7 +210,7 @@ impl Engine {
             networking_config,
         } = req;
         let mut host = host_config.unwrap_or_default();
-        let warnings = validate::host_config(&mut host, &SysInfo::probe())?;
+        let warnings = validate::host_config(&mut host, SysInfo::host())?;
         super::init::init_for(&host, self.config().init_path.as_deref())?;
         validate::config(&config)?;
         validate::networking(&host, networking_config.as_ref())?;

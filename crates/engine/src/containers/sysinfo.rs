@@ -45,6 +45,14 @@ pub struct SysInfo {
 }
 
 impl SysInfo {
+    /// This host's, probed once per daemon (as dockerd keeps its `sysinfo`): the
+    /// mounted controllers do not change while it runs, and probing reads
+    /// /proc/self/mountinfo, which grows with every running container.
+    pub fn host() -> &'static SysInfo {
+        static HOST: std::sync::OnceLock<SysInfo> = std::sync::OnceLock::new();
+        HOST.get_or_init(SysInfo::probe)
+    }
+
     /// Probes this host.
     pub fn probe() -> SysInfo {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

@@ -88,6 +88,12 @@ struct CgroupMount {
     super_options: Vec<String>,
 }
 
+/// The mountinfo text [`detect`] read last, kept for the container process the
+/// runtime forks next: its cgroup mounts (v1) come from the same table, and
+/// reading it again costs as much as the first time — the table has a line per
+/// mount, so it grows with every container running on the host.
+static LAST_MOUNTINFO: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// Reads `/proc/self/mountinfo` and decides the layout.
 pub fn detect() -> Result<Layout, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
@@ -95,7 +101,18 @@ pub fn detect() -> Result<Layout, CgroupError> {
         path: path.to_owned(),
         source,
     })?;
-    layout_from_mountinfo(&text)
+    let layout = layout_from_mountinfo(&text);
+    if let Ok(mut last) = LAST_MOUNTINFO.lock() {
+        *last = Some(text);
+    }
+    layout
+}
+
+/// The mountinfo text [`detect`] read last in this process (or in the process
+/// this one was forked from), if any. Never blocks: in a child forked while
+/// another thread held the lock, it answers `None`.
+pub(crate) fn last_mountinfo() -> Option<String> {
+    LAST_MOUNTINFO.try_lock().ok().and_then(|g| g.clone())
 }
 
 /// Reads `/proc/self/cgroup`.

@@ -51,6 +51,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub use detect::{Hierarchy, Layout, ProcCgroups, detect, own_cgroups};
+pub(crate) use detect::last_mountinfo;
 pub use paths::clean_path;
 pub use stats::Stats;
 

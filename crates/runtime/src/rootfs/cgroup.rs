@@ -197,7 +197,14 @@ pub(super) fn apply(
     if host.f_type == CGROUP2_SUPER_MAGIC {
         return apply_v2(root, cgroup, namespaced, &memberships);
     }
-    let mounts = mountinfo::parse_mountinfo(&read_proc_self("mountinfo")?)?;
+    // The table the runtime read before forking us shows the same cgroup mounts
+    // at the same places (a new mount namespace is a copy) unless a cgroup
+    // namespace of our own changed their roots.
+    let text = match crate::cgroups::last_mountinfo().filter(|_| !namespaced) {
+        Some(text) => text,
+        None => read_proc_self("mountinfo")?,
+    };
+    let mounts = mountinfo::parse_mountinfo(&text)?;
     let layout = plan_v1(cgroup, &mounts, &memberships, namespaced)?;
     mount::apply_mount(root, &layout.tmpfs, namespaced)?;
     for hierarchy in &layout.hierarchies {

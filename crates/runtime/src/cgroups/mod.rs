@@ -50,8 +50,8 @@ use std::time::Duration;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
-pub use detect::{Hierarchy, Layout, ProcCgroups, detect, own_cgroups};
 pub(crate) use detect::last_mountinfo;
+pub use detect::{Hierarchy, Layout, ProcCgroups, detect, own_cgroups};
 pub use paths::clean_path;
 pub use stats::Stats;
 

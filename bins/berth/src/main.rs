@@ -1,22 +1,22 @@
 //! berth: the docker-compatible command line. It talks to the daemon over the Engine API
 //! only (unix socket or TCP) and prints what docker prints, with docker's exit statuses.
 //!
-//! Flow: the arguments are normalized and parsed (see `cli`); the daemon's address comes
-//! from `-H`, `BERTH_HOST`, `DOCKER_HOST` or the default socket; the command runs on a
+//! Flow: the arguments are normalized and parsed (see `cli`); the daemon's address and
+//! the TLS settings come from the global options and the environment (see
+//! `connection`); the command runs on a
 //! current-thread tokio runtime; its error, if any, goes to stderr and its status
 //! becomes the exit status.
 
 mod cli;
 mod cmd;
 mod config;
+mod connection;
 mod error;
 mod fmt;
 
 use std::process::ExitCode;
 
-use berth_client::{Client, Host};
-
-use crate::cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd, help};
+use crate::cli::{Cmd, ContainerCmd, ImageCmd, SystemCmd, help};
 use crate::cmd::Ctx;
 use crate::error::{CliError, CliResult};
 
@@ -81,16 +81,12 @@ fn run() -> CliResult {
         eprint!("{}", help::render(&resolved.names, &cmd));
         return Ok(());
     };
-    if parsed.tls
-        || parsed.tlsverify
-        || std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
-    {
-        return Err(CliError::new(
-            "TLS connections are not supported by this berth build; use a unix socket or plain tcp://",
-        ));
-    }
-    let host = resolve_host(&parsed)?;
-    let mut client = Client::new(host);
+    let conn = connection::resolve(
+        &parsed,
+        &connection::Env::from_process(),
+        &connection::may_exist,
+    )?;
+    let mut client = connection::client(conn)?;
     if let Some(v) = std::env::var("DOCKER_API_VERSION")
         .ok()
         .filter(|v| !v.is_empty())
@@ -114,22 +110,6 @@ fn run() -> CliResult {
     // A thread may still be blocked reading stdin; the process does not wait for it.
     rt.shutdown_background();
     result
-}
-
-/// `-H` (once), else `BERTH_HOST`, else `DOCKER_HOST`, else the default socket.
-fn resolve_host(c: &Cli) -> Result<Host, CliError> {
-    if c.host.len() > 1 {
-        return Err(CliError::new("Please specify only one -H"));
-    }
-    let s = match c.host.first() {
-        Some(h) => h.clone(),
-        None => std::env::var("BERTH_HOST")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()))
-            .unwrap_or_default(),
-    };
-    Host::parse(&s).map_err(|e| CliError::new(e.to_string()))
 }
 
 async fn dispatch(ctx: &Ctx, c: &Cmd, debug: bool) -> CliResult {

@@ -15,6 +15,29 @@ pub enum Error {
     /// The daemon answered with an error status; `message` is its `{"message"}`.
     #[error("Error response from daemon: {message}")]
     Daemon { status: u16, message: String },
+    /// The TLS handshake, or a TLS record after it, failed; worded as the docker CLI
+    /// prints Go's `*url.Error` (`Get "https://host:port/v1.41/version": …`), with its
+    /// hint when the daemon refused the client certificate.
+    #[error("{}", tls_message(method, url, source))]
+    Tls {
+        /// The method as Go spells it in the message (`Get`, `Post`, `Head`).
+        method: String,
+        url: String,
+        #[source]
+        source: crate::tls::TlsFailure,
+    },
+    /// The daemon answered with something that is not HTTP (a TLS daemon answering
+    /// plain HTTP); `line` is the first line it sent, quoted as Go quotes it.
+    #[error(
+        "{method} \"{url}\": net/http: HTTP/1.x transport connection broken: malformed HTTP response {}.\n* Are you trying to connect to a TLS-enabled daemon without TLS?",
+        go_quote(line)
+    )]
+    Malformed {
+        /// The method as Go spells it (`Get`).
+        method: String,
+        url: String,
+        line: Vec<u8>,
+    },
     /// The HTTP exchange failed after connecting.
     #[error("error during connect: {method} {path}: {source}")]
     Http {
@@ -98,5 +121,64 @@ impl Error {
             Error::Daemon { message, .. } => Some(message),
             _ => None,
         }
+    }
+}
+
+/// The text of [`Error::Tls`]: docker's client reads a `bad certificate` alert as the
+/// daemon refusing the client certificate, and says so instead of "error during
+/// connect".
+fn tls_message(method: &str, url: &str, source: &crate::tls::TlsFailure) -> String {
+    let request = format!("{method} \"{url}\": {source}");
+    if request.contains("bad certificate") {
+        format!(
+            "the server probably has client authentication (--tlsverify) enabled; check your TLS client certification settings: {request}"
+        )
+    } else {
+        format!("error during connect: {request}")
+    }
+}
+
+/// `bytes` quoted as Go's `%q` quotes a string: printable text as it is, the C escapes,
+/// `\xNN` for other control bytes and for bytes that are not UTF-8.
+pub(crate) fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\u{7}' => out.push_str("\\a"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{b}' => out.push_str("\\v"),
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                    out.push_str(&format!("\\x{:02x}", u32::from(c)));
+                }
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_as_go() {
+        assert_eq!(
+            go_quote(b"\x15\x03\x03\x00\x02\x022"),
+            r#""\x15\x03\x03\x00\x02\x022""#
+        );
+        assert_eq!(go_quote(b"a\"b\\\t\xff"), r#""a\"b\\\t\xff""#);
     }
 }

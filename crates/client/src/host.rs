@@ -8,8 +8,13 @@ use std::path::PathBuf;
 /// The socket the CLI talks to when no host is given.
 pub const DEFAULT_UNIX_SOCKET: &str = "/run/berth/berth.sock";
 
-/// The port of a `tcp://host` without one (docker's plain-HTTP port).
+/// The port of a `tcp://host` without one (docker's plain-HTTP port; the docker CLI
+/// keeps it with TLS too).
 pub const DEFAULT_TCP_PORT: u16 = 2375;
+
+/// The port of the host the docker CLI uses with TLS when none is given
+/// (`tcp://localhost:2376`).
+pub const DEFAULT_TLS_PORT: u16 = 2376;
 
 /// A daemon address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,16 @@ impl Default for Host {
 }
 
 impl Host {
+    /// The daemon when no host is given: the default socket, or with TLS
+    /// `tcp://localhost:2376` (docker's `ParseHost` with `defaultToTLS`).
+    pub fn default_for(tls: bool) -> Host {
+        if tls {
+            Host::Tcp(format!("localhost:{DEFAULT_TLS_PORT}"))
+        } else {
+            Host::default()
+        }
+    }
+
     /// Parses a host as docker's `-H` takes it. An empty string is the default socket.
     pub fn parse(s: &str) -> Result<Host, HostError> {
         let s = s.trim();
@@ -128,6 +143,8 @@ mod tests {
             Host::Tcp("[::1]:9".into())
         );
         assert_eq!(Host::default().to_string(), "unix:///run/berth/berth.sock");
+        assert_eq!(Host::default_for(false), Host::default());
+        assert_eq!(Host::default_for(true).to_string(), "tcp://localhost:2376");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A client of the Docker Engine API (the berth daemon's, or dockerd's) over a unix
-//! socket or TCP.
+//! socket or TCP, with TLS as the docker CLI does it ([`tls`]).
 //!
 //! Lifecycle: [`Client::new`] takes the daemon's [`Host`]; the first request negotiates
 //! the API version (`HEAD /_ping`, whose `Api-Version` header caps ours) unless one was
@@ -9,6 +9,10 @@
 //! becomes [`Error::Daemon`] with the daemon's message), [`RequestBuilder::json`] (the
 //! body decoded) or [`RequestBuilder::hijack`] (the raw duplex stream of attach and
 //! exec start). Typed calls for the endpoints live in [`api`].
+//!
+//! With [`Client::with_tls`] every TCP connection is TLS; a TLS failure is
+//! [`Error::Tls`], and a daemon that does not answer in HTTP (TLS asked for without
+//! TLS) [`Error::Malformed`], both worded as the docker CLI prints them.
 //!
 //! The client needs a tokio runtime (a current-thread one is enough): each connection is
 //! driven by a spawned task.
@@ -21,6 +25,7 @@ pub mod api;
 mod error;
 mod host;
 pub mod stream;
+pub mod tls;
 mod transport;
 
 use std::io;
@@ -34,9 +39,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
+use crate::tls::TlsFailure;
+use crate::transport::{Head, OpenError};
+
 pub use berth_api_types as types;
 pub use error::Error;
-pub use host::{DEFAULT_TCP_PORT, DEFAULT_UNIX_SOCKET, Host, HostError};
+pub use host::{DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, DEFAULT_UNIX_SOCKET, Host, HostError};
+pub use tls::{TlsConnector, TlsError, TlsMaterial, TlsOptions};
 pub use transport::Body;
 
 /// The newest API version this client speaks (the one the daemon serves).
@@ -51,6 +60,8 @@ pub type Hijacked = TokioIo<hyper::upgrade::Upgraded>;
 /// A connection to one daemon.
 pub struct Client {
     host: Host,
+    /// TLS for TCP connections, when asked for.
+    tls: Option<TlsConnector>,
     user_agent: String,
     /// Fixed by the caller, or negotiated on first use.
     version: OnceCell<String>,
@@ -74,6 +85,7 @@ impl Client {
     pub fn new(host: Host) -> Client {
         Client {
             host,
+            tls: None,
             user_agent: format!("berth/{} (linux)", env!("CARGO_PKG_VERSION")),
             version: OnceCell::new(),
             ping: OnceCell::new(),
@@ -90,6 +102,15 @@ impl Client {
         }
     }
 
+    /// Speaks TLS made by `tls` on every TCP connection (unix sockets stay plain, as
+    /// with the docker CLI).
+    pub fn with_tls(self, tls: TlsConnector) -> Client {
+        Client {
+            tls: Some(tls),
+            ..self
+        }
+    }
+
     /// The daemon's address.
     pub fn host(&self) -> &Host {
         &self.host
@@ -97,13 +118,20 @@ impl Client {
 
     /// The API version in use, negotiating it first if needed.
     pub async fn api_version(&self) -> Result<&str, Error> {
-        self.version
+        let negotiated = self
+            .version
             .get_or_try_init(|| async {
                 let ping = self.ping().await?;
                 Ok::<String, Error>(negotiate(ping.api_version.as_deref()))
             })
-            .await
-            .map(String::as_str)
+            .await;
+        match negotiated {
+            Ok(v) => Ok(v.as_str()),
+            // The docker CLI goes on with its own version when the ping fails; the
+            // request then fails the same way, and the message names its URL.
+            Err(Error::Tls { .. } | Error::Malformed { .. }) => Ok(CLIENT_API_VERSION),
+            Err(e) => Err(e),
+        }
     }
 
     /// The version in use if already known (fixed or negotiated), without a request.
@@ -209,16 +237,65 @@ impl Client {
         path: &str,
     ) -> Result<http::Response<Incoming>, Error> {
         let method = req.method().to_string();
-        let mut sender = transport::open(&self.host).await?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|source| Error::Http {
+        // What a TLS failure names: the request as Go's `*url.Error` prints it.
+        let go_request = (go_method(req.method()), self.url(req.uri()));
+        let tls_error = |(method, url): (String, String), source| Error::Tls {
+            method,
+            url,
+            source,
+        };
+        let head = Head::default();
+        let mut sender = match transport::open(&self.host, self.tls.as_ref(), &head).await {
+            Ok(s) => s,
+            Err(OpenError::Connect(source)) => {
+                return Err(Error::Connect {
+                    host: self.host.to_string(),
+                    source,
+                });
+            }
+            Err(OpenError::Tls(failure)) => return Err(tls_error(go_request, failure)),
+            Err(OpenError::Http(source)) => {
+                return Err(Error::Http {
+                    method: "CONNECT".to_string(),
+                    path: self.host.to_string(),
+                    source,
+                });
+            }
+        };
+        let over_tls = self.tls.is_some();
+        sender.send_request(req).await.map_err(|source| {
+            if over_tls {
+                if let Some(failure) = TlsFailure::find_in(&source) {
+                    return tls_error(go_request, failure);
+                }
+            } else if let Some(line) = head.malformed_line() {
+                let (method, url) = go_request;
+                return Error::Malformed { method, url, line };
+            }
+            Error::Http {
                 method,
                 path: path.to_string(),
                 source,
-            })
+            }
+        })
     }
+
+    /// The URL of a request as Go prints it (`https://127.0.0.1:2376/v1.41/version`).
+    fn url(&self, uri: &http::Uri) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match &self.host {
+            Host::Tcp(addr) => format!("{scheme}://{addr}{uri}"),
+            Host::Unix(_) => format!("http://api.moby.localhost{uri}"),
+        }
+    }
+}
+
+/// A method as Go's `*url.Error` spells it (`Get`, `Post`, `Head`).
+fn go_method(m: &Method) -> String {
+    let s = m.as_str();
+    let mut out = s.get(..1).unwrap_or("").to_string();
+    out.push_str(&s.get(1..).unwrap_or("").to_ascii_lowercase());
+    out
 }
 
 /// Docker's negotiation: the daemon's version when it is older than ours, the fallback
@@ -461,5 +538,11 @@ mod tests {
         assert_eq!(negotiate(Some("1.40")), "1.40");
         assert_eq!(negotiate(Some("1.41")), "1.41");
         assert_eq!(negotiate(Some("1.50")), CLIENT_API_VERSION);
+    }
+
+    #[test]
+    fn methods_are_spelled_as_go() {
+        assert_eq!(go_method(&Method::GET), "Get");
+        assert_eq!(go_method(&Method::DELETE), "Delete");
     }
 }

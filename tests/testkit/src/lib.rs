@@ -10,6 +10,8 @@
 //!   is one id in it, force-deleted when dropped;
 //! - a *private dockerd* is a real Docker engine on its own socket and
 //!   roots, for interop tests ([`dockerd::Dockerd`]);
+//! - a *PKI* is a CA with a server and a client pair made by openssl(1) for TLS
+//!   tests ([`pki::make`]);
 //! - a *console socket* receives the pty master that the runtime sends for a
 //!   `terminal: true` process ([`ConsoleSocket`], [`Pty`]).
 //!
@@ -22,6 +24,7 @@ pub mod cgroups;
 pub mod console;
 pub mod daemonnet;
 pub mod dockerd;
+pub mod pki;
 pub mod rootfs;
 pub mod runtime;
 pub mod shared;

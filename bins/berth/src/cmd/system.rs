@@ -61,7 +61,13 @@ pub async fn version(ctx: &Ctx, a: &VersionArgs) -> CliResult {
         let mut data = json!({"Client": client, "Server": server.as_ref().ok()});
         crate::fmt::add_go_names(&mut data, f);
         let fmt = Format(f.to_string());
-        let text = fmt.parse()?.row(&data)?;
+        let compiled = fmt.parse()?;
+        let text = match &server {
+            Ok(_) => compiled.row(&data)?,
+            // docker prints what the template wrote and reports the daemon's error
+            // rather than the template's (which a missing Server causes).
+            Err(_) => compiled.row_partial(&data),
+        };
         outln(&text);
         return server.map(drop).map_err(CliError::from);
     }

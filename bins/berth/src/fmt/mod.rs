@@ -122,6 +122,18 @@ impl Compiled {
         Ok(s)
     }
 
+    /// One row as far as it executes: what a failing template wrote before its error,
+    /// as Go's writer keeps it (docker prints that much of `version --format` when the
+    /// daemon is unreachable).
+    pub fn row_partial(&self, row: &Value) -> String {
+        if self.whole_json {
+            return go_json(row);
+        }
+        let mut s = String::new();
+        let _ = self.tmpl.execute(row, &mut s);
+        s
+    }
+
     /// All rows, each followed by a newline; a table gets its header and alignment.
     pub fn render(&self, header: &Value, rows: &[Value]) -> Result<String, FormatError> {
         let mut body = String::new();

@@ -40,6 +40,11 @@ pub struct Daemon {
 impl Daemon {
     /// Starts berthd and waits for `/_ping`. Panics naming the missing binaries.
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// [`Daemon::start`] with `extra` daemon arguments (more `-H` sockets, TLS).
+    pub fn start_with(extra: &[&str]) -> Daemon {
         for b in ["berthd", "berth-shim", "berth-runc"] {
             assert!(
                 sibling(b).exists(),
@@ -71,6 +76,7 @@ impl Daemon {
             .arg(format!("unix://{}", sock.display()))
             // Its own bridge, subnet and firewall table.
             .args(testkit::daemonnet::daemon_args(&root))
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(logf.try_clone().expect("dup log"))
             .stderr(logf)

@@ -18,3 +18,4 @@ mod outputs;
 mod pty;
 mod registry;
 mod streams;
+mod tls;

@@ -103,7 +103,7 @@ fn run_it_gives_a_shell_and_restores_the_terminal() {
 }
 
 /// A CLI running on a pseudo-terminal of its own (the test is the terminal).
-struct OnPty {
+pub struct OnPty {
     child: std::process::Child,
     master: std::fs::File,
     seen: Vec<u8>,
@@ -111,12 +111,23 @@ struct OnPty {
 
 impl OnPty {
     fn spawn(d: &crate::harness::Daemon, prog: &str, args: &[&str]) -> OnPty {
+        OnPty::spawn_env(d, prog, args, &[])
+    }
+
+    /// [`OnPty::spawn`] with `env` set over the daemon's defaults.
+    pub fn spawn_env(
+        d: &crate::harness::Daemon,
+        prog: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> OnPty {
         let pty = nix::pty::openpty(None, None).expect("openpty");
         let slave = std::fs::File::from(pty.slave);
         let mut cmd = Command::new(prog);
         cmd.args(args)
             .env("DOCKER_HOST", format!("unix://{}", d.sock.display()))
             .env("DOCKER_CONFIG", &d.docker_config)
+            .envs(env.iter().copied())
             .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
             .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
             .stderr(Stdio::from(slave));
@@ -139,7 +150,7 @@ impl OnPty {
         }
     }
 
-    fn expect(&mut self, needle: &str) {
+    pub fn expect(&mut self, needle: &str) {
         read_until(&mut self.master, &mut self.seen, needle);
     }
 
@@ -166,12 +177,12 @@ impl OnPty {
         }
     }
 
-    fn send(&mut self, bytes: &[u8]) {
+    pub fn send(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).expect("type");
     }
 
     /// Waits for the CLI to end, draining the terminal; its status.
-    fn status(mut self) -> Option<i32> {
+    pub fn status(mut self) -> Option<i32> {
         let deadline = Instant::now() + testkit::HANG_GUARD;
         loop {
             if testkit::wait_readable(

@@ -1,90 +1,11 @@
 //! The API over TCP with TLS: `--tlsverify` with a CA, the daemon's pair,
 //! and a client pair, driven by the docker CLI v28 with its own TLS flags.
-//! Certificates are made by openssl(1) in the test's directory.
+//! Certificates are made by openssl(1) in the test's directory
+//! (`testkit::pki`).
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{Berthd, Layout};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA, a server pair for 127.0.0.1 and a client pair, signed by the CA.
-fn make_pki(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test-ca",
-            "-keyout",
-            "ca-key.pem",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    for (name, ext) in [
-        (
-            "server",
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        ),
-        ("client", "extendedKeyUsage=clientAuth\n"),
-    ] {
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                &format!("/CN={name}"),
-                "-keyout",
-                &format!("{name}-key.pem"),
-                "-out",
-                &format!("{name}.csr"),
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.ext"),
-                "-out",
-                &format!("{name}.pem"),
-            ],
-        );
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -99,14 +20,14 @@ fn tlsverify_serves_the_cli_with_a_client_certificate_only() {
     if !testkit::require_root() {
         return;
     }
-    if Command::new("openssl").arg("version").output().is_err() {
+    if !testkit::pki::available() {
         eprintln!("skipped: openssl is not installed");
         return;
     }
     let layout = Layout::new();
     let pki = layout.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();
-    make_pki(&pki);
+    testkit::pki::make(&pki);
     let port = free_port();
     let p = |f: &str| pki.join(f).display().to_string();
     let tcp = format!("tcp://127.0.0.1:{port}");

@@ -216,14 +216,11 @@ pub fn take_activation_fds() -> Vec<RawFd> {
     (3..3 + n).collect()
 }
 
-/// Binds every host. Validates all TCP addresses before binding anything,
-/// so a refused address leaves no socket file behind. `passed` are the
-/// sockets from [`take_activation_fds`], for `fd://`.
-pub async fn bind_all(
-    hosts: &[Host],
-    mut passed: Vec<RawFd>,
-    tls: bool,
-) -> Result<Vec<Listener>, ListenError> {
+/// The addresses of every `tcp://` host, in order, after the checks that
+/// refuse one (unresolvable; plain TCP off loopback). The daemon calls it
+/// before it opens the engine, so a refused address changes nothing on the
+/// host (no bridge, no firewall table); [`bind_all`] calls it again.
+pub async fn resolve_all(hosts: &[Host], tls: bool) -> Result<Vec<Vec<SocketAddr>>, ListenError> {
     let mut tcp_addrs = Vec::new();
     for h in hosts {
         if let Host::Tcp(host, port) = h {
@@ -264,6 +261,18 @@ pub async fn bind_all(
             tcp_addrs.push(addrs);
         }
     }
+    Ok(tcp_addrs)
+}
+
+/// Binds every host. Validates all TCP addresses before binding anything,
+/// so a refused address leaves no socket file behind. `passed` are the
+/// sockets from [`take_activation_fds`], for `fd://`.
+pub async fn bind_all(
+    hosts: &[Host],
+    mut passed: Vec<RawFd>,
+    tls: bool,
+) -> Result<Vec<Listener>, ListenError> {
+    let tcp_addrs = resolve_all(hosts, tls).await?;
     let mut out = Vec::new();
     let mut tcp = tcp_addrs.into_iter();
     for h in hosts {

@@ -91,17 +91,15 @@ async fn run(
     let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signal)?;
 
     let pid = pidfile::Pidfile::create(&cfg.pidfile)?;
+    // Everything that can refuse the configuration is checked before the
+    // engine opens: opening it sets up the host (bridge, firewall table), and a
+    // refused start must leave the host as it was.
+    let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
+    listen::resolve_all(&cfg.hosts, tls.is_some()).await?;
     let engine = berth_engine::Engine::new(cfg.engine_config())
         .await
         .map_err(StartError::Engine)?;
     let id = daemon::engine_id(&cfg.data_root)?;
-    let tls = match cfg.tls.as_ref().map(tls::acceptor).transpose() {
-        Ok(t) => t,
-        Err(e) => {
-            engine.shutdown().await;
-            return Err(e.into());
-        }
-    };
     let listeners = match listen::bind_all(&cfg.hosts, passed, tls.is_some()).await {
         Ok(l) => l,
         Err(e) => {

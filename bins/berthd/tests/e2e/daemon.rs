@@ -27,7 +27,9 @@ pub fn refuses(layout: &Layout, extra: &[&str]) -> String {
     // A refused start changes nothing on the host: no bridge (and so no
     // firewall table made for it).
     let bridge = testkit::daemonnet::bridge_of(layout.path());
-    let left = std::path::Path::new("/sys/class/net").join(&bridge).exists();
+    let left = std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists();
     testkit::daemonnet::remove_leftovers(layout.path());
     assert!(!left, "berthd {extra:?} left bridge {bridge} behind");
     err

@@ -353,6 +353,9 @@ fn sockets_passed_by_systemd_are_served_with_fd_hosts() {
     )
     .unwrap();
     let st = child.wait().unwrap();
+    // Started outside the harness: its bridge and firewall table are ours to
+    // remove (a stopped daemon keeps them, as dockerd keeps docker0).
+    testkit::daemonnet::remove_leftovers(l.path());
     let log = std::fs::read_to_string(l.path().join("berthd.log")).unwrap_or_default();
     assert!(
         out.status.success(),

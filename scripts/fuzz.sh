@@ -17,7 +17,9 @@ shift || true
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
-  cargo install cargo-fuzz --locked --quiet
+  # The version these machines were checked with (a newer one may want a
+  # newer toolchain than the machine's).
+  cargo install cargo-fuzz --version 0.13.2 --locked --quiet
 fi
 # cargo-fuzz hands rustc the coverage instrumentation flags of libFuzzer,
 # some of them unstable: the machine's one (stable) toolchain takes them

@@ -431,6 +431,14 @@ impl TlsFailure {
     }
 }
 
+/// Go's crypto/tls text for the TLS failure in `err`'s chain (an unknown issuer reads
+/// `tls: failed to verify certificate: x509: certificate signed by unknown
+/// authority`), `None` when none is there. For other TLS clients of the CLI (remote
+/// build contexts over https).
+pub fn go_wording(err: &(dyn StdError + 'static)) -> Option<String> {
+    find_rustls(err).map(go_tls_wording)
+}
+
 /// The rustls error in `err`'s chain. An `io::Error`'s `source()` skips the error it
 /// wraps, so wrapped errors are looked into explicitly.
 fn find_rustls<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {

@@ -1,6 +1,7 @@
-//! A plain HTTP GET for remote build contexts (and the smart-server probe of a git
+//! An HTTP(S) GET for remote build contexts (and the smart-server probe of a git
 //! remote), with Go's `http.Get` behaviour where it shows: redirects followed, up
-//! to ten.
+//! to ten; https verified against the system's trusted certificates (including
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR`, which Go's crypto/x509 honours too).
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -20,17 +21,18 @@ pub async fn get(url: &str) -> Result<Response, String> {
     let mut url = url.to_string();
     for _ in 0..10 {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("parse \"{url}\": {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(s) => {
                 return Err(format!(
-                    "Get \"{url}\": unsupported protocol scheme \"{s}\" (berth fetches remote contexts over http only)"
+                    "Get \"{url}\": unsupported protocol scheme \"{s}\""
                 ));
             }
             None => return Err(format!("Get \"{url}\": unsupported protocol scheme \"\"")),
-        }
+        };
         let host = uri.host().unwrap_or_default().to_string();
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let addr = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -40,13 +42,21 @@ pub async fn get(url: &str) -> Result<Response, String> {
         let stream = tokio::net::TcpStream::connect(&addr)
             .await
             .map_err(|e| get_err(format!("dial tcp {addr}: {e}")))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        let mut sender = if tls {
+            let name = rustls::pki_types::ServerName::try_from(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            )
+            .map_err(|e| get_err(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(client_config()?)
+                .connect(name, stream)
                 .await
-                .map_err(|e| get_err(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+                .map_err(|e| get_err(berth_client::tls::go_wording(&e).unwrap_or(e.to_string())))?;
+            handshake(stream).await.map_err(get_err)?
+        } else {
+            handshake(stream).await.map_err(get_err)?
+        };
         let path = uri
             .path_and_query()
             .map_or("/".to_string(), |p| p.as_str().to_string());
@@ -102,6 +112,40 @@ pub async fn get(url: &str) -> Result<Response, String> {
         });
     }
     Err(format!("Get \"{url}\": stopped after 10 redirects"))
+}
+
+/// An HTTP/1.1 connection over `io`, driven in the background.
+async fn handshake<T>(
+    io: T,
+) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// TLS with the system's trusted roots (rustls-native-certs reads the same
+/// files Go's crypto/x509 does on Linux) and the ring provider.
+fn client_config() -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        // A certificate the store cannot take is skipped, as Go skips it.
+        let _ = roots.add(cert);
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 /// A redirect's `Location` against the URL that answered it.

@@ -237,16 +237,23 @@ pub async fn download(url: &str, show: &mut dyn FnMut(&str)) -> Result<Vec<u8>, 
             body.trim()
         )));
     }
-    // docker's progress reader shows the count as the body arrives. A tar is
-    // passed on as it is read, and its line is the last word; a Dockerfile is read
-    // to its end first, and the reader's final update repeats the line and ends
-    // it.
+    // docker's progress reader shows the count as the body arrives, and a last
+    // time, ending the line, when a read finds the end. With a Content-Length,
+    // Go's body hands over the last bytes and the end together: a tar, read
+    // through a buffer that keeps that end, gets one line; a Dockerfile is read
+    // again to its end and gets the line twice, the second ended. Without a
+    // length, the first reads show nothing (under 512 KiB) and the end shows the
+    // line once, ended.
     let total = resp.content_length.unwrap_or(0);
     let line = progress_line(&action, resp.body.len() as u64, total);
     show(&line);
-    if !is_archive(&resp.body) {
-        show(&line);
-        show("\r\n");
+    match resp.content_length {
+        Some(_) if is_archive(&resp.body) => {}
+        Some(_) => {
+            show(&line);
+            show("\r\n");
+        }
+        None => show("\r\n"),
     }
     Ok(resp.body)
 }

@@ -20,9 +20,20 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 /// normalized. `--no-cache` in `args` keeps the second build from reusing the
 /// first one's steps.
 pub(crate) fn same_build(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> Seen {
+    same_build_env(d, args, stdin, &[])
+}
+
+/// [`same_build`] with more environment for both CLIs.
+pub(crate) fn same_build_env(
+    d: &Daemon,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    more_env: &[(&str, &str)],
+) -> Seen {
     let mut all = vec!["build"];
     all.extend_from_slice(args);
-    let env = [("DOCKER_BUILDKIT", "0")];
+    let mut env = vec![("DOCKER_BUILDKIT", "0")];
+    env.extend_from_slice(more_env);
     let b = seen(&d.cli_env(berth_bin(), &all, stdin, &env), true);
     let k = seen(&d.cli_env(DOCKER, &all, stdin, &env), false);
     let fix = |s: Seen| Seen {

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::build::same_build;
+use crate::build::{same_build, same_build_env};
 use crate::harness::started;
 
 /// Serves the files under `root` over HTTP/1.1 on 127.0.0.1 (one request per
@@ -167,4 +167,79 @@ fn remote_contexts_match_docker() {
     assert_eq!(s.code, Some(0), "{s:?}");
     let s = same_build(&d, &[&format!("{}#nope", url("repo.git"))], None);
     assert_ne!(s.code, Some(0), "{s:?}");
+
+    // The same tar over https, verified against the test's CA named by
+    // SSL_CERT_FILE (both CLIs read it); without it the CA is unknown.
+    if !testkit::pki::available() {
+        eprintln!("skipping the https cases: no openssl");
+        return;
+    }
+    let pki = tempfile::tempdir().expect("pki dir");
+    testkit::pki::make(pki.path());
+    let https = HttpsServer::start(www.path(), pki.path());
+    let tls_url = format!("https://127.0.0.1:{}/ctx.tar", https.port);
+    let ca = pki.path().join("ca.pem");
+    let ca = ca.to_string_lossy();
+    let s = same_build_env(
+        &d,
+        &["--no-cache", "-t", "remote-tls:1", &tls_url],
+        None,
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    assert_eq!(s.code, Some(0), "{s:?}");
+    let other = tempfile::tempdir().expect("other CA dir");
+    testkit::pki::make_ca(other.path(), "other", "other-ca");
+    let other_ca = other.path().join("other.pem");
+    let s = same_build_env(
+        &d,
+        &[&tls_url],
+        None,
+        &[("SSL_CERT_FILE", &other_ca.to_string_lossy())],
+    );
+    assert_eq!(s.code, Some(1), "{s:?}");
+}
+
+/// openssl(1)'s `s_server -WWW` serving `root` over https on 127.0.0.1 with the
+/// PKI's server pair; killed on drop.
+struct HttpsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpsServer {
+    fn start(root: &Path, pki: &Path) -> HttpsServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(pki.join("server.pem"))
+            .arg("-key")
+            .arg(pki.join("server-key.pem"))
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start openssl s_server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        HttpsServer { child, port }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

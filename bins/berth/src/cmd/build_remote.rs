@@ -17,7 +17,7 @@ use std::process::Command;
 
 use crate::error::CliError;
 
-use super::build::is_archive;
+use super::build_source::is_archive;
 
 /// Whether `s` is an http(s) URL (docker's `urlutil.IsURL`).
 pub fn is_url(s: &str) -> bool {

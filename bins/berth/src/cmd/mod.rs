@@ -5,6 +5,7 @@ pub mod build;
 pub mod build_context;
 pub mod build_fetch;
 pub mod build_remote;
+pub mod build_source;
 pub mod container_opts;
 pub mod cp;
 pub mod export;

@@ -219,7 +219,8 @@ pub fn take_activation_fds() -> Vec<RawFd> {
 /// The addresses of every `tcp://` host, in order, after the checks that
 /// refuse one (unresolvable; plain TCP off loopback). The daemon calls it
 /// before it opens the engine, so a refused address changes nothing on the
-/// host (no bridge, no firewall table); [`bind_all`] calls it again.
+/// host (no bridge, no firewall table), and hands the result to
+/// [`bind_resolved`].
 pub async fn resolve_all(hosts: &[Host], tls: bool) -> Result<Vec<Vec<SocketAddr>>, ListenError> {
     let mut tcp_addrs = Vec::new();
     for h in hosts {
@@ -269,10 +270,20 @@ pub async fn resolve_all(hosts: &[Host], tls: bool) -> Result<Vec<Vec<SocketAddr
 /// sockets from [`take_activation_fds`], for `fd://`.
 pub async fn bind_all(
     hosts: &[Host],
-    mut passed: Vec<RawFd>,
+    passed: Vec<RawFd>,
     tls: bool,
 ) -> Result<Vec<Listener>, ListenError> {
     let tcp_addrs = resolve_all(hosts, tls).await?;
+    bind_resolved(hosts, tcp_addrs, passed).await
+}
+
+/// Binds every host, the `tcp://` ones at `tcp_addrs` as [`resolve_all`]
+/// found them (in the same order).
+pub async fn bind_resolved(
+    hosts: &[Host],
+    tcp_addrs: Vec<Vec<SocketAddr>>,
+    mut passed: Vec<RawFd>,
+) -> Result<Vec<Listener>, ListenError> {
     let mut out = Vec::new();
     let mut tcp = tcp_addrs.into_iter();
     for h in hosts {

@@ -95,12 +95,12 @@ async fn run(
     // engine opens: opening it sets up the host (bridge, firewall table), and a
     // refused start must leave the host as it was.
     let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
-    listen::resolve_all(&cfg.hosts, tls.is_some()).await?;
+    let tcp_addrs = listen::resolve_all(&cfg.hosts, tls.is_some()).await?;
     let engine = berth_engine::Engine::new(cfg.engine_config())
         .await
         .map_err(StartError::Engine)?;
     let id = daemon::engine_id(&cfg.data_root)?;
-    let listeners = match listen::bind_all(&cfg.hosts, passed, tls.is_some()).await {
+    let listeners = match listen::bind_resolved(&cfg.hosts, tcp_addrs, passed).await {
         Ok(l) => l,
         Err(e) => {
             engine.shutdown().await;

@@ -17,7 +17,10 @@ use std::process::Command;
 
 use crate::error::CliError;
 
+use berth_client::types::jsonmessage::ProgressDetail;
+
 use super::build_source::is_archive;
+use super::progress::progress_text;
 
 /// Whether `s` is an http(s) URL (docker's `urlutil.IsURL`).
 pub fn is_url(s: &str) -> bool {
@@ -258,28 +261,18 @@ pub async fn download(url: &str, show: &mut dyn FnMut(&str)) -> Result<Vec<u8>, 
     Ok(resp.body)
 }
 
-/// One line of docker's raw progress formatter: the action, the bar (its terminal
-/// width is unknown here, so the 200-column default shows it) and the counts.
+/// One line of docker's raw progress formatter: the action and the progress text
+/// (the terminal's width is unknown here, so Go's 200-column default shows the
+/// bar), ended by `\r` — or by `\r\n` when there is no text.
 fn progress_line(action: &str, current: u64, total: u64) -> String {
-    use crate::fmt::units::human_size;
-    if current == 0 && total == 0 {
-        return format!("{action} \r\n");
-    }
-    if total == 0 {
-        return format!("{action} {:>8}\r", human_size(current as f64));
-    }
-    let pct = ((current as f64 / total as f64 * 100.0) as u64 / 2).min(50) as usize;
-    let bar = format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct));
-    let counts = if current > total {
-        String::new()
-    } else {
-        format!(
-            "{:>8}/{}",
-            human_size(current as f64),
-            human_size(total as f64)
-        )
+    let p = ProgressDetail {
+        current: i64::try_from(current).unwrap_or(i64::MAX),
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        ..ProgressDetail::default()
     };
-    format!("{action} {bar}{counts}\r")
+    let text = progress_text(&p, 200, 0);
+    let end = if text.is_empty() { "\r\n" } else { "\r" };
+    format!("{action} {text}{end}")
 }
 
 #[cfg(test)]

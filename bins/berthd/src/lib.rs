@@ -15,6 +15,7 @@ pub mod listen;
 pub mod log;
 pub mod pidfile;
 pub mod query;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod streams;

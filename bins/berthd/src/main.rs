@@ -8,7 +8,6 @@
 //! unless live restore is on), remove the sockets and the pid file.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -17,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use berthd::config::{DaemonConfig, Flags};
 use berthd::daemon::{self, Daemon};
 use berthd::listen::{self, Host};
-use berthd::{error, host, info, log, pidfile, server, tls, warn};
+use berthd::{error, info, log, pidfile, server, tls, warn};
 
 /// How long open connections get to finish after the engine shut down.
 const CONNECTION_GRACE: Duration = Duration::from_secs(2);
@@ -123,7 +122,7 @@ async fn run(
         tokio::select! {
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
-            _ = sighup.recv() => reload(&daemon),
+            _ = sighup.recv() => berthd::reload::reload(&daemon),
         }
     }
     info!("Processing signal 'terminated'");
@@ -145,90 +144,4 @@ async fn run(
     }
     drop(pid);
     Ok(())
-}
-
-/// SIGHUP: re-reads the configuration file with the original flags and
-/// applies what can change at run time: debug and log level, labels, and
-/// the live-restore and shutdown-timeout settings as `/info` reports them
-/// (the engine keeps the values it started with). Settings that need a
-/// restart are named in a warning; an invalid file keeps the running
-/// configuration.
-fn reload(daemon: &Arc<Daemon>) {
-    let new = match DaemonConfig::load(&daemon.flags) {
-        Ok(c) => c,
-        Err(e) => {
-            error!("Error reconfiguring the daemon: {e}");
-            return;
-        }
-    };
-    let old = daemon.config();
-    let mut fixed = Vec::new();
-    if new.data_root != old.data_root {
-        fixed.push("data-root");
-    }
-    if new.exec_root != old.exec_root {
-        fixed.push("exec-root");
-    }
-    if new.hosts != old.hosts {
-        fixed.push("hosts");
-    }
-    if new.storage_driver != old.storage_driver {
-        fixed.push("storage-driver");
-    }
-    if new.runtimes != old.runtimes || new.default_runtime != old.default_runtime {
-        fixed.push("runtimes");
-    }
-    if new.log_driver != old.log_driver {
-        fixed.push("log-driver");
-    }
-    if new.registry != old.registry {
-        fixed.push("insecure-registries, registry-mirrors");
-    }
-    if new.max_concurrent_downloads != old.max_concurrent_downloads
-        || new.max_concurrent_uploads != old.max_concurrent_uploads
-    {
-        fixed.push("max-concurrent-downloads, max-concurrent-uploads");
-    }
-    if !fixed.is_empty() {
-        warn!(
-            "Configuration reload: {} cannot change while the daemon runs; restart it to apply",
-            fixed.join(", ")
-        );
-    }
-    let mut applied = old;
-    applied.debug = new.debug;
-    applied.log_level = new.log_level;
-    applied.labels = new.labels;
-    applied.live_restore = new.live_restore;
-    applied.shutdown_timeout = new.shutdown_timeout;
-    log::set_level(applied.log_level);
-    info!(
-        "Reloaded configuration: debug={} log-level={} labels={:?} live-restore={} shutdown-timeout={}",
-        applied.debug,
-        applied.log_level.as_str(),
-        applied.labels,
-        applied.live_restore,
-        applied.shutdown_timeout
-    );
-    // dockerd announces a reload as a daemon event with the new settings.
-    let attrs = [
-        ("debug", applied.debug.to_string()),
-        (
-            "labels",
-            serde_json::to_string(&applied.labels).unwrap_or_default(),
-        ),
-        ("live-restore", applied.live_restore.to_string()),
-        ("shutdown-timeout", applied.shutdown_timeout.to_string()),
-        ("name", host::hostname()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    daemon
-        .engine
-        .events()
-        .publish(berth_engine::events::Event::new(
-            "daemon", "reload", &daemon.id, attrs,
-        ));
-    daemon.replace_config(applied);
 }

@@ -4,7 +4,15 @@
 //! A download that breaks off is resumed where it stopped with
 //! `Range: bytes=<n>-` (RFC 9110 §14.2); a registry that ignores the range
 //! and answers 200 has the bytes already received skipped. The stream never
-//! yields more than the descriptor's size. Verifying the digest is the
+//! yields more than the descriptor's size. By default the stream retries
+//! on its own; [`BlobStream::caller_retries`] hands each failure to the
+//! caller instead (a pull counting `max-download-attempts`), and the next
+//! call resumes.
+//!
+//! A foreign layer (its descriptor lists `urls`) is fetched from the
+//! registry when it has it, else from the first of its URLs that answers,
+//! without the registry's credentials (dockerd's Windows pull does this;
+//! the digest check covers whatever served it). Verifying the digest is the
 //! consumer's part: it hashes what it stores (the content store does while
 //! writing), so a resumed download is verified over all its bytes.
 
@@ -49,6 +57,10 @@ pub struct BlobStream {
     failures: u32,
     /// Reconnections so far (bounded whatever the progress).
     reconnects: u32,
+    /// Whether failures are retried here (else each is the caller's).
+    retry_inside: bool,
+    /// Where a foreign blob may be fetched when the registry lacks it.
+    urls: Vec<String>,
 }
 
 const MAX_RECONNECTS: u32 = 100;
@@ -68,7 +80,27 @@ impl BlobStream {
         self.pos
     }
 
-    async fn open(&mut self) -> Result<(), Error> {
+    /// Each failure (a connection that fails or breaks off, a 5xx) ends
+    /// [`BlobStream::next_chunk`] with the error after one request; the
+    /// next call reconnects and resumes at [`BlobStream::position`].
+    pub fn caller_retries(mut self) -> BlobStream {
+        self.retry_inside = false;
+        self
+    }
+
+    /// URLs to fetch the blob from when the registry does not serve it (a
+    /// foreign layer's `urls`; only `http` and `https` ones are used).
+    pub fn with_urls(mut self, urls: &[String]) -> BlobStream {
+        self.urls = urls
+            .iter()
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .cloned()
+            .collect();
+        self
+    }
+
+    /// `GET` of the blob at the registry, from the current position.
+    async fn open_registry(&self) -> Result<Response, Error> {
         let path = self.session.path(&format!("blobs/{}", self.digest));
         let pos = self.pos;
         let build = move |rb: RequestBuilder| {
@@ -85,9 +117,46 @@ impl BlobStream {
                 target: &path,
                 build: &build,
                 extra_scopes: &[],
-                retry: true,
+                retry: self.retry_inside,
             })
             .await?;
+        match resp.status() {
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT => Ok(resp),
+            _ => Err(error_from(resp, "Get").await),
+        }
+    }
+
+    /// `GET` of the blob at a foreign URL: plain HTTP(S) with verified
+    /// TLS and no credentials (they are the registry's, not the URL's).
+    async fn open_url(&self, url: &str) -> Result<Response, Error> {
+        let mut rb = self.session.client().http(false).get(url);
+        if self.pos > 0 {
+            rb = rb.header(RANGE, format!("bytes={}-", self.pos));
+        }
+        let resp = rb.send().await.map_err(|source| Error::Transport {
+            method: "Get",
+            url: url.to_owned(),
+            source,
+        })?;
+        match resp.status() {
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT => Ok(resp),
+            _ => Err(error_from(resp, "Get").await),
+        }
+    }
+
+    async fn open(&mut self) -> Result<(), Error> {
+        let mut resp = self.open_registry().await;
+        if resp.is_err() {
+            // The URLs in order; the last failure is the one reported.
+            for url in &self.urls {
+                resp = self.open_url(url).await;
+                if resp.is_ok() {
+                    break;
+                }
+            }
+        }
+        let resp = resp?;
+        let pos = self.pos;
         match resp.status() {
             StatusCode::OK => self.skip = pos,
             StatusCode::PARTIAL_CONTENT => {
@@ -117,6 +186,9 @@ impl BlobStream {
     /// up with `e`.
     async fn failed(&mut self, e: Error) -> Result<(), Error> {
         self.resp = None;
+        if !self.retry_inside {
+            return Err(e);
+        }
         self.failures += 1;
         self.reconnects += 1;
         let attempts = self.session.config().attempts.max(1);
@@ -174,10 +246,9 @@ impl BlobStream {
                 Ok(None) => {
                     // The answer ended short of the size: the connection
                     // was cut (or the registry misbehaves); resume.
-                    let e = Error::SizeMismatch {
-                        what: "blob",
+                    let e = Error::Truncated {
                         digest: self.digest,
-                        size: self.pos,
+                        at: self.pos,
                         expected: self.size,
                     };
                     self.failed(e).await?;
@@ -297,6 +368,8 @@ impl Session {
             resp: None,
             failures: 0,
             reconnects: 0,
+            retry_inside: true,
+            urls: Vec::new(),
         }
     }
 

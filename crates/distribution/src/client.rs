@@ -21,8 +21,8 @@ use crate::auth::{
     parse_challenges, repository_scope,
 };
 use crate::endpoint::{
-    DOCKER_HUB_DOMAIN, Repository, Site, hostname, is_insecure, is_insecure_resolved,
-    needs_resolution, registry_host,
+    DOCKER_HUB_DOMAIN, Repository, Site, is_insecure, is_insecure_resolved, needs_resolution,
+    registry_host, resolve,
 };
 use crate::error::{Error, parse_errors};
 
@@ -39,6 +39,11 @@ pub struct ClientConfig {
     /// (`http[s]://host[:port]/`): pulls of `docker.io` repositories try
     /// them in order before Docker Hub (see [`Client::mirror_sites`]).
     pub mirrors: Vec<String>,
+    /// Registries that take the bytes of foreign layers on push
+    /// (`host[:port]` or CIDR), as daemon.json's
+    /// `allow-nondistributable-artifacts` (see
+    /// [`Client::allows_nondistributable`]).
+    pub allow_nondistributable: Vec<String>,
     pub user_agent: String,
     /// How many times a request is tried before its failure is final.
     pub attempts: u32,
@@ -55,6 +60,7 @@ impl Default for ClientConfig {
         ClientConfig {
             insecure_registries: Vec::new(),
             mirrors: Vec::new(),
+            allow_nondistributable: Vec::new(),
             user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")).to_owned(),
             attempts: 5,
             backoff: Duration::from_millis(250),
@@ -246,13 +252,7 @@ impl Client {
         if !needs_resolution(host, configured) {
             return is_insecure(host, configured);
         }
-        // Resolution failing means no address matches (dockerd's rule).
-        let lookup = tokio::net::lookup_host((hostname(host), 0));
-        let resolved: Vec<std::net::IpAddr> =
-            match tokio::time::timeout(self.inner.config.connect_timeout, lookup).await {
-                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
-                _ => Vec::new(),
-            };
+        let resolved = resolve(host, self.inner.config.connect_timeout).await;
         is_insecure_resolved(host, configured, &resolved)
     }
 

@@ -180,6 +180,65 @@ fn to_canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Whether a push to the registry `domain` (`host[:port]` as references
+/// name it) sends the bytes of foreign layers, by dockerd's rules for
+/// `allow-nondistributable-artifacts`: an entry naming it exactly, or its
+/// address (the literal one, else the `resolved` ones) in a listed CIDR.
+/// Docker Hub never does; no range is allowed by default.
+pub fn allows_nondistributable_resolved(
+    domain: &str,
+    configured: &[String],
+    resolved: &[IpAddr],
+) -> bool {
+    if registry_host(domain) == DOCKER_HUB_HOST {
+        return false;
+    }
+    if configured.iter().any(|c| c == domain) {
+        return true;
+    }
+    let name = hostname(domain);
+    let ips: Vec<IpAddr> = match name.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => resolved.to_vec(),
+    };
+    ips.iter().any(|ip| {
+        configured
+            .iter()
+            .filter(|c| c.contains('/'))
+            .any(|net| in_cidr(to_canonical(*ip), net))
+    })
+}
+
+/// The addresses `host[:port]`'s name resolves to; none when resolution
+/// fails or takes longer than `timeout` (Go's resolver errors count as no
+/// match in dockerd's checks too).
+pub(crate) async fn resolve(host: &str, timeout: std::time::Duration) -> Vec<IpAddr> {
+    let lookup = tokio::net::lookup_host((hostname(host), 0));
+    match tokio::time::timeout(timeout, lookup).await {
+        Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl crate::Client {
+    /// Whether a push to the registry `domain` sends the bytes of foreign
+    /// layers (see [`allows_nondistributable_resolved`]), resolving its
+    /// name when a CIDR is configured and the name is not an address.
+    pub async fn allows_nondistributable(&self, domain: &str) -> bool {
+        let configured = &self.config().allow_nondistributable;
+        let has_cidr = configured.iter().any(|c| c.contains('/'));
+        let resolved = if has_cidr
+            && hostname(domain).parse::<IpAddr>().is_err()
+            && !configured.iter().any(|c| c == domain)
+        {
+            resolve(domain, self.config().connect_timeout).await
+        } else {
+            Vec::new()
+        };
+        allows_nondistributable_resolved(domain, configured, &resolved)
+    }
+}
+
 /// Whether `host`'s name must be resolved to decide [`is_insecure_resolved`]:
 /// it is a name (not an address, not `localhost`, not Docker Hub) that no
 /// entry names exactly.
@@ -238,6 +297,29 @@ mod tests {
         assert!(is_insecure("[::1]:5000", &cfg));
         assert!(in_cidr("::1".parse().unwrap(), "::/0"));
         assert!(!in_cidr("1.2.3.4".parse().unwrap(), "1.2.3.0/33"));
+    }
+
+    #[test]
+    fn nondistributable_artifacts_follow_the_list_only() {
+        let cfg = vec!["10.0.0.0/8".to_owned(), "reg.lan:5000".to_owned()];
+        let ten: IpAddr = "10.9.8.7".parse().unwrap();
+        assert!(allows_nondistributable_resolved("reg.lan:5000", &cfg, &[]));
+        assert!(!allows_nondistributable_resolved("reg.lan", &cfg, &[]));
+        assert!(allows_nondistributable_resolved("10.1.1.1:5000", &cfg, &[]));
+        assert!(allows_nondistributable_resolved("other:5000", &cfg, &[ten]));
+        // No loopback default, unlike insecure registries.
+        assert!(!allows_nondistributable_resolved(
+            "127.0.0.1:5000",
+            &cfg,
+            &[]
+        ));
+        let all = vec!["0.0.0.0/0".to_owned()];
+        assert!(!allows_nondistributable_resolved("docker.io", &all, &[ten]));
+        assert!(allows_nondistributable_resolved(
+            "127.0.0.1:5000",
+            &all,
+            &[]
+        ));
     }
 
     #[test]

@@ -118,6 +118,13 @@ pub enum Error {
         size: u64,
         expected: u64,
     },
+    /// A blob's answer ended before its size (the connection was cut).
+    #[error("blob {digest}: the answer ended at byte {at} of {expected}")]
+    Truncated {
+        digest: Digest,
+        at: u64,
+        expected: u64,
+    },
     #[error("{what}: larger than {limit} bytes")]
     TooLarge { what: String, limit: u64 },
     #[error("parse {what}: {source}")]
@@ -200,8 +207,9 @@ impl Error {
         self.status() == Some(401) || self.code() == Some("UNAUTHORIZED")
     }
 
-    /// Whether trying again may help: the connection failed or dropped, or
-    /// the registry is overloaded or failing (5xx, 429). Refusals (4xx),
+    /// Whether trying again may help: the connection failed or dropped
+    /// (before or during an answer), or the registry is overloaded or
+    /// failing (5xx, 429). Refusals (4xx),
     /// bad content and local failures are final.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -210,6 +218,7 @@ impl Error {
                 *status >= 500 || *status == 429 || *status == 408
             }
             Error::Token { status, .. } => *status >= 500 || *status == 0,
+            Error::Truncated { .. } => true,
             _ => false,
         }
     }

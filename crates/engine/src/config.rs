@@ -49,20 +49,9 @@ pub struct EngineConfig {
     pub shutdown_timeout: u64,
     /// The default bridge and the firewall table.
     pub bridge: crate::networks::BridgeSettings,
-    /// Layers a pull downloads at once (daemon.json's
-    /// `max-concurrent-downloads`, 3 by default; 0 sets no limit, as in
-    /// dockerd's transfer manager).
-    pub max_concurrent_downloads: usize,
-    /// Layers a push uploads at once (`max-concurrent-uploads`, 5 by
-    /// default; 0 sets no limit).
-    pub max_concurrent_uploads: usize,
-    /// Registries reached without verified TLS or over plain HTTP besides
-    /// 127.0.0.0/8: `host[:port]` entries and CIDRs (`insecure-registries`,
-    /// already validated and without schemes).
-    pub insecure_registries: Vec<String>,
-    /// Docker Hub's mirrors (`registry-mirrors`, validated URLs ending in
-    /// `/`), tried in order by pulls of `docker.io` images.
-    pub registry_mirrors: Vec<String>,
+    /// The registry settings the engine starts with (a reload replaces
+    /// them while it runs: see [`crate::Engine::set_registry_settings`]).
+    pub registry: RegistrySettings,
 }
 
 impl EngineConfig {
@@ -103,10 +92,48 @@ impl EngineConfig {
             debug: false,
             shutdown_timeout: 15,
             bridge: Default::default(),
-            max_concurrent_downloads: 3,
-            max_concurrent_uploads: 5,
+            registry: RegistrySettings::default(),
+        }
+    }
+}
+
+/// How pulls and pushes reach registries: dockerd's registry options and
+/// transfer settings, all of which its configuration reload applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// Registries reached without verified TLS or over plain HTTP besides
+    /// 127.0.0.0/8: `host[:port]` entries and CIDRs (`insecure-registries`,
+    /// already validated and without schemes).
+    pub insecure_registries: Vec<String>,
+    /// Docker Hub's mirrors (`registry-mirrors`, validated URLs ending in
+    /// `/`), tried in order by pulls of `docker.io` images.
+    pub registry_mirrors: Vec<String>,
+    /// Registries that receive the bytes of foreign (non-distributable)
+    /// layers on push: `host[:port]` entries and CIDRs
+    /// (`allow-nondistributable-artifacts`, validated). Other registries
+    /// get only the layer's descriptor, as dockerd pushes it.
+    pub allow_nondistributable: Vec<String>,
+    /// Layers a pull downloads at once (`max-concurrent-downloads`, 3 by
+    /// default; 0 sets no limit, as in dockerd's transfer manager).
+    pub max_concurrent_downloads: usize,
+    /// Layers a push uploads at once (`max-concurrent-uploads`, 5 by
+    /// default; 0 sets no limit).
+    pub max_concurrent_uploads: usize,
+    /// Attempts at each layer download before the pull fails
+    /// (`max-download-attempts`, 5 by default, at least 1).
+    pub max_download_attempts: u32,
+}
+
+impl Default for RegistrySettings {
+    /// dockerd's defaults.
+    fn default() -> Self {
+        RegistrySettings {
             insecure_registries: Vec::new(),
             registry_mirrors: Vec::new(),
+            allow_nondistributable: Vec::new(),
+            max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
+            max_download_attempts: 5,
         }
     }
 }

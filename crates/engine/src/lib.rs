@@ -26,7 +26,7 @@ pub mod volumes;
 
 use std::sync::Arc;
 
-pub use config::{EngineConfig, LogDriver, RuntimeSpec};
+pub use config::{EngineConfig, LogDriver, RegistrySettings, RuntimeSpec};
 pub use error::ErrorKind;
 pub use events::EventBus;
 

@@ -7,8 +7,6 @@ use std::io::{self, BufRead, BufReader, Read};
 pub enum CompressionError {
     #[error("layer media type {0:?}: unknown")]
     UnknownMediaType(String),
-    #[error("layer media type {0:?}: foreign (non-distributable) layers are not supported")]
-    Foreign(String),
     #[error("start zstd decoder: {0}")]
     Zstd(#[source] io::Error),
     #[error("sniff layer compression: {0}")]
@@ -24,16 +22,21 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// From a layer media type, Docker's or OCI's.
+    /// From a layer media type, Docker's or OCI's, foreign
+    /// (non-distributable) ones included: their blobs are layers like any
+    /// other once fetched.
     pub fn from_media_type(mt: &str) -> Result<Compression, CompressionError> {
         match mt {
             "application/vnd.oci.image.layer.v1.tar"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
             | "application/vnd.docker.image.rootfs.diff.tar" => Ok(Compression::None),
             "application/vnd.oci.image.layer.v1.tar+gzip"
-            | "application/vnd.docker.image.rootfs.diff.tar.gzip" => Ok(Compression::Gzip),
-            "application/vnd.oci.image.layer.v1.tar+zstd" => Ok(Compression::Zstd),
-            m if m.contains("nondistributable") || m.contains("foreign") => {
-                Err(CompressionError::Foreign(m.to_owned()))
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+            | "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Ok(Compression::Gzip),
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => {
+                Ok(Compression::Zstd)
             }
             m => Err(CompressionError::UnknownMediaType(m.to_owned())),
         }
@@ -101,12 +104,22 @@ mod tests {
             e.to_string(),
             "layer media type \"application/x-nope\": unknown"
         );
-        assert!(matches!(
-            Compression::from_media_type(
-                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        for (mt, c) in [
+            (
+                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                Gzip,
             ),
-            Err(CompressionError::Foreign(_))
-        ));
+            (
+                "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                None,
+            ),
+            (
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+                Zstd,
+            ),
+        ] {
+            assert_eq!(Compression::from_media_type(mt).unwrap(), c, "{mt}");
+        }
     }
 
     #[test]

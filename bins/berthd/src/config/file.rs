@@ -38,6 +38,8 @@ pub(super) const FILE_KEYS: &[&str] = &[
     "registry-mirrors",
     "max-concurrent-downloads",
     "max-concurrent-uploads",
+    "max-download-attempts",
+    "allow-nondistributable-artifacts",
 ];
 
 /// The configuration file's shape (after the unknown-key check).
@@ -84,6 +86,10 @@ pub(super) struct FileConfig {
     pub(super) max_concurrent_downloads: Option<i64>,
     #[serde(rename = "max-concurrent-uploads")]
     pub(super) max_concurrent_uploads: Option<i64>,
+    #[serde(rename = "max-download-attempts")]
+    pub(super) max_download_attempts: Option<i64>,
+    #[serde(rename = "allow-nondistributable-artifacts")]
+    pub(super) allow_nondistributable_artifacts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,10 +7,10 @@
 //! The merge produces a [`DaemonConfig`]; [`DaemonConfig::engine_config`]
 //! turns it into the engine's configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use berth_engine::{EngineConfig, LogDriver, RuntimeSpec};
+use berth_engine::{EngineConfig, LogDriver, RegistrySettings, RuntimeSpec};
 use clap::{ArgAction, Parser};
 use serde_json::{Map, Value};
 
@@ -24,7 +24,9 @@ mod tests;
 mod values;
 
 use file::{FileConfig, check_file, read_file};
-use registry::{RegistryOptionError, RegistryOptions, validate_index_name, validate_mirror};
+use registry::{
+    RegistryLists, RegistryOptionError, RegistryOptions, validate_index_name, validate_mirror,
+};
 use values::{check_ulimit, log_driver, parse_ulimit};
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -146,6 +148,17 @@ pub struct Flags {
         allow_negative_numbers = true
     )]
     pub max_concurrent_uploads: Option<i64>,
+    /// Set the max download attempts for each pull
+    #[arg(
+        long = "max-download-attempts",
+        value_name = "INT",
+        allow_negative_numbers = true
+    )]
+    pub max_download_attempts: Option<i64>,
+    /// Allow push of nondistributable artifacts to registry (HOST[:PORT] or CIDR)
+    #[arg(long = "allow-nondistributable-artifacts", value_name = "REGISTRY",
+          value_parser = flag_index_name, allow_hyphen_values = true)]
+    pub allow_nondistributable_artifacts: Vec<String>,
 }
 
 /// `--insecure-registry` values are checked as dockerd's flag does (the
@@ -213,18 +226,26 @@ pub struct DaemonConfig {
     pub tls: Option<crate::tls::TlsSettings>,
     pub bip: Option<String>,
     pub mtu: Option<u32>,
-    /// `insecure-registries` and `registry-mirrors`.
+    /// `insecure-registries`, `registry-mirrors` and
+    /// `allow-nondistributable-artifacts`.
     pub registry: RegistryOptions,
     /// Layers pulled at once (0: no limit).
     pub max_concurrent_downloads: usize,
     /// Layers pushed at once (0: no limit).
     pub max_concurrent_uploads: usize,
+    /// Attempts at each layer download (at least 1).
+    pub max_download_attempts: u32,
+    /// The keys the configuration file set (a reload changes some
+    /// settings only when the file names them, as dockerd's does).
+    pub file_keys: BTreeSet<String>,
 }
 
 /// dockerd's default `max-concurrent-downloads`.
 pub const DEFAULT_MAX_DOWNLOADS: usize = 3;
 /// dockerd's default `max-concurrent-uploads`.
 pub const DEFAULT_MAX_UPLOADS: usize = 5;
+/// dockerd's default `max-download-attempts`.
+pub const DEFAULT_MAX_DOWNLOAD_ATTEMPTS: u32 = 5;
 
 /// Errors of reading and validating the configuration. Messages follow
 /// dockerd's where it has one for the same mistake.
@@ -292,6 +313,8 @@ pub enum ConfigError {
     Registry(#[from] RegistryOptionError),
     #[error("invalid max concurrent {what}: {value}")]
     MaxConcurrent { what: &'static str, value: i64 },
+    #[error("invalid max download attempts: {0}")]
+    MaxDownloadAttempts(i64),
     /// dockerd's wrapping of a value check that failed: `stage` says
     /// whether the file alone or the merge with the flags was checked.
     #[error("unable to configure the berth daemon with file {path}: {stage} failed: {source}")]
@@ -307,6 +330,14 @@ pub enum ConfigError {
 /// limit.
 fn max_concurrent(what: &'static str, value: i64) -> Result<usize, ConfigError> {
     usize::try_from(value).map_err(|_| ConfigError::MaxConcurrent { what, value })
+}
+
+/// dockerd 20.10's check of `max-download-attempts`: at least one.
+fn max_download_attempts(value: i64) -> Result<u32, ConfigError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(ConfigError::MaxDownloadAttempts(value))
 }
 
 impl Flags {
@@ -360,6 +391,14 @@ impl Flags {
             "max-concurrent-uploads",
             self.max_concurrent_uploads.map(|n| n.to_string()),
         );
+        put(
+            "max-download-attempts",
+            self.max_download_attempts.map(|n| n.to_string()),
+        );
+        put(
+            "allow-nondistributable-artifacts",
+            nonempty(&self.allow_nondistributable_artifacts),
+        );
         m
     }
 }
@@ -383,6 +422,10 @@ impl DaemonConfig {
         file: Option<Map<String, Value>>,
     ) -> Result<DaemonConfig, ConfigError> {
         let read = file.is_some();
+        let file_keys: BTreeSet<String> = file
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         let file: FileConfig = match file {
             None => FileConfig::default(),
             Some(map) => {
@@ -435,17 +478,30 @@ impl DaemonConfig {
             file.max_concurrent_uploads,
             DEFAULT_MAX_UPLOADS,
         )?;
-        let insecure = if flags.insecure_registries.is_empty() {
-            file.insecure_registries.clone().unwrap_or_default()
-        } else {
-            flags.insecure_registries.clone()
+        if let Some(v) = file.max_download_attempts {
+            max_download_attempts(v).map_err(wrap(from_file))?;
+        }
+        let max_download_attempts = match flags.max_download_attempts.or(file.max_download_attempts)
+        {
+            Some(v) => max_download_attempts(v).map_err(wrap(merged))?,
+            None => DEFAULT_MAX_DOWNLOAD_ATTEMPTS,
         };
-        let mirrors = if flags.registry_mirrors.is_empty() {
-            file.registry_mirrors.clone().unwrap_or_default()
-        } else {
-            flags.registry_mirrors.clone()
+        // A list comes from the flags or the file, never both (a conflict).
+        let list = |flag: &Vec<String>, file: &Option<Vec<String>>| {
+            if flag.is_empty() {
+                file.clone().unwrap_or_default()
+            } else {
+                flag.clone()
+            }
         };
-        let registry = RegistryOptions::load(&insecure, &mirrors)?;
+        let registry = RegistryOptions::load(RegistryLists {
+            insecure: list(&flags.insecure_registries, &file.insecure_registries),
+            mirrors: list(&flags.registry_mirrors, &file.registry_mirrors),
+            nondistributable: list(
+                &flags.allow_nondistributable_artifacts,
+                &file.allow_nondistributable_artifacts,
+            ),
+        })?;
 
         // TLS: --tlsverify implies --tls; both need the daemon's pair, and
         // verification needs the CA.
@@ -633,7 +689,21 @@ impl DaemonConfig {
             registry,
             max_concurrent_downloads,
             max_concurrent_uploads,
+            max_download_attempts,
+            file_keys,
         })
+    }
+
+    /// The engine's registry settings (also what a reload applies).
+    pub fn registry_settings(&self) -> RegistrySettings {
+        RegistrySettings {
+            insecure_registries: self.registry.insecure_entries(),
+            registry_mirrors: self.registry.mirrors.clone(),
+            allow_nondistributable: self.registry.nondistributable_entries(),
+            max_concurrent_downloads: self.max_concurrent_downloads,
+            max_concurrent_uploads: self.max_concurrent_uploads,
+            max_download_attempts: self.max_download_attempts,
+        }
     }
 
     /// The engine's configuration: the engine's defaults under our roots
@@ -649,10 +719,7 @@ impl DaemonConfig {
         cfg.live_restore = self.live_restore;
         cfg.debug = self.debug;
         cfg.shutdown_timeout = self.shutdown_timeout;
-        cfg.max_concurrent_downloads = self.max_concurrent_downloads;
-        cfg.max_concurrent_uploads = self.max_concurrent_uploads;
-        cfg.insecure_registries = self.registry.insecure_entries();
-        cfg.registry_mirrors = self.registry.mirrors.clone();
+        cfg.registry = self.registry_settings();
         cfg.bridge = berth_engine::networks::BridgeSettings {
             bridge: self.bridge.clone(),
             bip: self.bip.clone(),

@@ -1,12 +1,15 @@
-//! The registry settings: `insecure-registries` and `registry-mirrors`
-//! (`--insecure-registry`, `--registry-mirror`), validated and normalized
-//! as dockerd's registry service does it, and shown as `docker info`'s
-//! `RegistryConfig`.
+//! The registry settings: `insecure-registries`, `registry-mirrors` and
+//! `allow-nondistributable-artifacts` (`--insecure-registry`,
+//! `--registry-mirror`, `--allow-nondistributable-artifacts`), validated
+//! and normalized as dockerd's registry service does it, and shown as
+//! `docker info`'s `RegistryConfig`.
 //!
 //! Insecure entries are CIDRs (`10.0.0.0/8`, masked to their network) or
 //! `host[:port]` names (dockerd's per-index configurations); 127.0.0.0/8
 //! is always added. Mirrors are `http[s]://host[:port]` URLs, kept with a
-//! trailing `/`; they serve Docker Hub's repositories only.
+//! trailing `/`; they serve Docker Hub's repositories only. Entries allowed
+//! nondistributable artifacts are CIDRs or `host[:port]` names too, without
+//! a scheme and without a default.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -40,6 +43,13 @@ pub enum RegistryOptionError {
         entry: String,
         reason: HostPortError,
     },
+    #[error("allow-nondistributable-artifacts registry {0} should not contain '://'")]
+    NondistributableScheme(String),
+    #[error("allow-nondistributable-artifacts registry {entry} is not valid: {reason}")]
+    NondistributableEntry {
+        entry: String,
+        reason: HostPortError,
+    },
 }
 
 /// Why a `host[:port]` entry is refused (Go's messages).
@@ -53,9 +63,21 @@ pub enum HostPortError {
     Port(String),
 }
 
+/// The three lists as configured (by flags or the file), before
+/// normalization: what a reload keeps when the file leaves one out, and
+/// what dockerd's reload event reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryLists {
+    pub insecure: Vec<String>,
+    pub mirrors: Vec<String>,
+    pub nondistributable: Vec<String>,
+}
+
 /// The validated registry settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryOptions {
+    /// What they were made from.
+    pub lists: RegistryLists,
     /// Mirror URLs, deduplicated, each ending in `/`.
     pub mirrors: Vec<String>,
     /// Insecure networks in the order given, deduplicated, with
@@ -63,6 +85,10 @@ pub struct RegistryOptions {
     pub insecure_cidrs: Vec<String>,
     /// Insecure `host[:port]` entries, scheme removed.
     pub insecure_hosts: Vec<String>,
+    /// Networks whose registries get foreign layers' bytes, deduplicated.
+    pub nondistributable_cidrs: Vec<String>,
+    /// `host[:port]` registries that get foreign layers' bytes.
+    pub nondistributable_hosts: Vec<String>,
 }
 
 /// dockerd's `ValidateMirror`: an `http` or `https` URL with nothing after
@@ -204,20 +230,38 @@ fn validate_host_port(s: &str) -> Result<(), HostPortError> {
 }
 
 impl RegistryOptions {
-    /// Validates and normalizes the settings (dockerd's `loadMirrors` and
+    /// Validates and normalizes the settings (dockerd's
+    /// `loadAllowNondistributableArtifacts`, `loadMirrors` and
     /// `loadInsecureRegistries`, in that order).
-    pub fn load(
-        insecure: &[String],
-        mirrors: &[String],
-    ) -> Result<RegistryOptions, RegistryOptionError> {
+    pub fn load(lists: RegistryLists) -> Result<RegistryOptions, RegistryOptionError> {
         let mut opts = RegistryOptions::default();
-        for m in mirrors {
+        for r in &lists.nondistributable {
+            validate_index_name(r)?;
+            if r.contains("://") {
+                return Err(RegistryOptionError::NondistributableScheme(r.clone()));
+            }
+            if let Some(net) = parse_cidr(r) {
+                if !opts.nondistributable_cidrs.contains(&net) {
+                    opts.nondistributable_cidrs.push(net);
+                }
+                continue;
+            }
+            validate_host_port(r).map_err(|reason| RegistryOptionError::NondistributableEntry {
+                entry: r.clone(),
+                reason,
+            })?;
+            if !opts.nondistributable_hosts.contains(r) {
+                opts.nondistributable_hosts.push(r.clone());
+            }
+        }
+        for m in &lists.mirrors {
             let m = validate_mirror(m)?;
             if !opts.mirrors.contains(&m) {
                 opts.mirrors.push(m);
             }
         }
-        let all = insecure
+        let all = lists
+            .insecure
             .iter()
             .map(String::as_str)
             .chain(std::iter::once(LOOPBACK_CIDR));
@@ -249,7 +293,18 @@ impl RegistryOptions {
                 opts.insecure_hosts.push(r.to_owned());
             }
         }
+        opts.lists = lists;
         Ok(opts)
+    }
+
+    /// What the registry client takes for nondistributable artifacts:
+    /// host entries and networks.
+    pub fn nondistributable_entries(&self) -> Vec<String> {
+        self.nondistributable_hosts
+            .iter()
+            .chain(&self.nondistributable_cidrs)
+            .cloned()
+            .collect()
     }
 
     /// What the registry client takes: host entries and networks.
@@ -289,8 +344,8 @@ impl RegistryOptions {
             },
         );
         RegistryConfig {
-            allow_nondistributable_artifacts_cidrs: Some(Vec::new()),
-            allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
+            allow_nondistributable_artifacts_cidrs: Some(self.nondistributable_cidrs.clone()),
+            allow_nondistributable_artifacts_hostnames: Some(self.nondistributable_hosts.clone()),
             insecure_registry_cidrs: Some(self.insecure_cidrs.clone()),
             index_configs: Some(index_configs),
             mirrors: Some(self.mirrors.clone()),
@@ -304,6 +359,61 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn load(insecure: &[&str], mirrors: &[&str], nondist: &[&str]) -> RegistryOptions {
+        try_load(insecure, mirrors, nondist).unwrap()
+    }
+
+    fn try_load(
+        insecure: &[&str],
+        mirrors: &[&str],
+        nondist: &[&str],
+    ) -> Result<RegistryOptions, RegistryOptionError> {
+        RegistryOptions::load(RegistryLists {
+            insecure: strings(insecure),
+            mirrors: strings(mirrors),
+            nondistributable: strings(nondist),
+        })
+    }
+
+    #[test]
+    fn nondistributable_entries_are_validated_like_dockerd() {
+        let o = load(
+            &[],
+            &[],
+            &["10.1.2.3/8", "reg:5000", "10.0.0.0/8", "reg:5000"],
+        );
+        assert_eq!(o.nondistributable_cidrs, strings(&["10.0.0.0/8"]));
+        assert_eq!(o.nondistributable_hosts, strings(&["reg:5000"]));
+        assert_eq!(
+            o.nondistributable_entries(),
+            strings(&["reg:5000", "10.0.0.0/8"])
+        );
+        let api = serde_json::to_value(o.api()).unwrap();
+        assert_eq!(
+            api["AllowNondistributableArtifactsCIDRs"],
+            serde_json::json!(["10.0.0.0/8"])
+        );
+        assert_eq!(
+            api["AllowNondistributableArtifactsHostnames"],
+            serde_json::json!(["reg:5000"])
+        );
+        // The lists as given stay for the reload event.
+        assert_eq!(o.lists.nondistributable.len(), 4);
+        let err = |v: &str| try_load(&[], &[], &[v]).unwrap_err().to_string();
+        assert_eq!(
+            err("http://reg:5000"),
+            "allow-nondistributable-artifacts registry http://reg:5000 should not contain '://'"
+        );
+        assert_eq!(
+            err("bad host"),
+            r#"allow-nondistributable-artifacts registry bad host is not valid: invalid host "bad host""#
+        );
+        assert_eq!(
+            err("-x"),
+            "invalid index name (-x). Cannot begin or end with a hyphen"
+        );
     }
 
     #[test]
@@ -348,8 +458,8 @@ mod tests {
 
     #[test]
     fn insecure_entries_are_split_and_normalized_like_dockerd() {
-        let o = RegistryOptions::load(
-            &strings(&[
+        let o = load(
+            &[
                 "10.1.2.3/8",
                 "myreg:5000",
                 "http://other:80",
@@ -357,14 +467,14 @@ mod tests {
                 "127.0.0.1:5000",
                 "myreg:5000",
                 "fd00::1/8",
-            ]),
-            &strings(&[
+            ],
+            &[
                 "http://127.0.0.1:5999",
                 "https://m.example.com/",
                 "http://127.0.0.1:5999/",
-            ]),
-        )
-        .unwrap();
+            ],
+            &[],
+        );
         assert_eq!(
             o.insecure_cidrs,
             strings(&["10.0.0.0/8", "fd00::/8", "127.0.0.0/8"])
@@ -387,18 +497,14 @@ mod tests {
         assert_eq!(api["IndexConfigs"]["other:80"]["Secure"], false);
         assert_eq!(api["Mirrors"][1], "https://m.example.com/");
 
-        let d = RegistryOptions::load(&[], &[]).unwrap();
+        let d = load(&[], &[], &[]);
         assert_eq!(d.insecure_cidrs, strings(&["127.0.0.0/8"]));
         assert!(d.insecure_hosts.is_empty());
     }
 
     #[test]
     fn bad_insecure_entries_read_like_dockerd() {
-        let err = |v: &str| {
-            RegistryOptions::load(&strings(&[v]), &[])
-                .unwrap_err()
-                .to_string()
-        };
+        let err = |v: &str| try_load(&[v], &[], &[]).unwrap_err().to_string();
         assert_eq!(
             err("ftp://x"),
             "insecure registry ftp://x should not contain '://'"
@@ -424,6 +530,6 @@ mod tests {
             r#"insecure registry [::1]:abc is not valid: strconv.Atoi: parsing "abc": invalid syntax"#
         );
         // IPv6 addresses, with or without a port, are hosts.
-        RegistryOptions::load(&strings(&["[::1]:5000", "::1", "1.2.3.4"]), &[]).unwrap();
+        load(&["[::1]:5000", "::1", "1.2.3.4"], &[], &[]);
     }
 }

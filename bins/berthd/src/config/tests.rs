@@ -258,10 +258,14 @@ fn registry_settings_and_transfer_limits() {
         (3, 5)
     );
     assert_eq!(c.registry.insecure_cidrs, vec!["127.0.0.0/8".to_string()]);
-    let e = c.engine_config();
+    let e = c.engine_config().registry;
     assert_eq!(
-        (e.max_concurrent_downloads, e.max_concurrent_uploads),
-        (3, 5)
+        (
+            e.max_concurrent_downloads,
+            e.max_concurrent_uploads,
+            e.max_download_attempts
+        ),
+        (3, 5, 5)
     );
 
     let c = merge(
@@ -277,7 +281,7 @@ fn registry_settings_and_transfer_limits() {
         (c.max_concurrent_downloads, c.max_concurrent_uploads),
         (7, 0)
     );
-    let e = c.engine_config();
+    let e = c.engine_config().registry;
     assert_eq!(
         e.insecure_registries,
         ["reg:5000", "10.0.0.0/8", "127.0.0.0/8"].map(String::from)
@@ -355,5 +359,44 @@ fn registry_settings_and_transfer_limits() {
         e.to_string()
             .contains("invalid index name (-bad-). Cannot begin or end with a hyphen"),
         "{e}"
+    );
+}
+
+#[test]
+fn download_attempts_and_nondistributable_artifacts() {
+    let c = merge(&["--max-download-attempts", "2"], None).unwrap();
+    assert_eq!(c.max_download_attempts, 2);
+    let c = merge(
+        &[],
+        Some(r#"{"max-download-attempts": 9, "allow-nondistributable-artifacts": ["reg:5000", "10.0.0.0/8"]}"#),
+    )
+    .unwrap();
+    assert_eq!(c.max_download_attempts, 9);
+    assert_eq!(
+        c.engine_config().registry.allow_nondistributable,
+        ["reg:5000", "10.0.0.0/8"].map(String::from)
+    );
+    // dockerd 20.10: at least one attempt.
+    let e = merge(&[], Some(r#"{"max-download-attempts": 0}"#)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unable to configure the berth daemon with file /etc/berth/daemon.json: configuration validation from file failed: invalid max download attempts: 0"
+    );
+    let e = merge(&["--max-download-attempts", "-1"], None).unwrap_err();
+    assert_eq!(e.to_string(), "invalid max download attempts: -1");
+    let e = merge(
+        &["--allow-nondistributable-artifacts", "a:1"],
+        Some(r#"{"allow-nondistributable-artifacts": ["b:1"]}"#),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("allow-nondistributable-artifacts: (from flag: [a:1], from file: [b:1])"),
+        "{e}"
+    );
+    let e = merge(&["--allow-nondistributable-artifacts", "http://a:1"], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "allow-nondistributable-artifacts registry http://a:1 should not contain '://'"
     );
 }

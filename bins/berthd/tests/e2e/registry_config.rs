@@ -21,15 +21,15 @@ use crate::registry_interop::registry_http;
 
 /// An HTTP proxy on 127.0.0.1 that answers every request 403 and keeps
 /// its first line (`CONNECT registry-1.docker.io:443 HTTP/1.1`).
-struct TrapProxy {
-    addr: String,
+pub struct TrapProxy {
+    pub addr: String,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TrapProxy {
-    fn start() -> TrapProxy {
+    pub fn start() -> TrapProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -58,7 +58,7 @@ impl TrapProxy {
         }
     }
 
-    fn seen(&self) -> Vec<String> {
+    pub fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -262,7 +262,8 @@ fn registry_config_in_info_is_dockerds() {
     );
     let settings = r#"{"insecure-registries": ["10.1.2.3/8", "myreg:5000", "http://other:80", "10.0.0.0/8", "127.0.0.1:5000"],
         "registry-mirrors": ["http://127.0.0.1:5999", "https://mirror.example.com/", "http://127.0.0.1:5999/"],
-        "max-concurrent-downloads": 4, "max-concurrent-uploads": 2}"#;
+        "allow-nondistributable-artifacts": ["10.1.2.3/8", "reg.example:5000"],
+        "max-concurrent-downloads": 4, "max-concurrent-uploads": 2, "max-download-attempts": 3}"#;
     let layout = Layout::new();
     std::fs::write(layout.config_file(), settings).unwrap();
     let d = Berthd::start_in(layout, &[]);
@@ -283,6 +284,10 @@ fn registry_config_in_info_is_dockerds() {
     assert_eq!(
         ours["InsecureRegistryCIDRs"],
         serde_json::json!(["10.0.0.0/8", "127.0.0.0/8"])
+    );
+    assert_eq!(
+        ours["AllowNondistributableArtifactsCIDRs"],
+        serde_json::json!(["10.0.0.0/8"])
     );
     // The CLI's text, from the same data; it lists the insecure hosts in
     // Go map order, so the lines compare as a set.
@@ -314,6 +319,14 @@ fn registry_config_in_info_is_dockerds() {
         (
             r#"{"max-concurrent-uploads": -1}"#,
             "configuration validation from file failed: invalid max concurrent uploads: -1",
+        ),
+        (
+            r#"{"max-download-attempts": 0}"#,
+            "configuration validation from file failed: invalid max download attempts: 0",
+        ),
+        (
+            r#"{"allow-nondistributable-artifacts": ["http://reg:5000"]}"#,
+            "allow-nondistributable-artifacts registry http://reg:5000 should not contain '://'",
         ),
     ] {
         std::fs::write(l.config_file(), file).unwrap();

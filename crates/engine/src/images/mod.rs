@@ -33,6 +33,7 @@ pub mod commit;
 mod error;
 pub(crate) mod filters;
 mod pull;
+mod pull_layer;
 mod push;
 mod query;
 mod remote;
@@ -96,8 +97,9 @@ struct Inner {
     /// Shared by operations that add, exclusive for removal and GC.
     ops: RwLock<()>,
     cache: ResolveCache,
-    /// The registry client of pulls, pushes and logins.
-    registry: berth_distribution::Client,
+    /// The registry settings and the client built from them (replaced
+    /// whole by a reload).
+    registry: RwLock<remote::RegistryState>,
 }
 
 impl std::fmt::Debug for ImageService {
@@ -194,12 +196,8 @@ impl ImageService {
         let records_path = root.join("images.json");
         let records =
             ImageStore::open(&records_path).map_err(open_err("image records", &records_path))?;
-        let registry = berth_distribution::Client::new(berth_distribution::ClientConfig {
-            insecure_registries: cfg.insecure_registries.clone(),
-            mirrors: cfg.registry_mirrors.clone(),
-            ..Default::default()
-        })
-        .map_err(open_err("registry client", root))?;
+        let registry = remote::RegistryState::new(cfg.registry.clone())
+            .map_err(open_err("registry client", root))?;
         let svc = ImageService {
             inner: Arc::new(Inner {
                 content,
@@ -211,7 +209,7 @@ impl ImageService {
                 platform: host_platform(),
                 ops: RwLock::new(()),
                 cache: ResolveCache::default(),
-                registry,
+                registry: RwLock::new(registry),
             }),
         };
         // Nothing else runs yet: an extract snapshot is a crashed unpack's.
@@ -230,9 +228,29 @@ impl ImageService {
         Ok(svc)
     }
 
-    /// The registry client (see the `pull` and `push` modules).
-    pub(crate) fn registry(&self) -> &berth_distribution::Client {
-        &self.inner.registry
+    /// The registry client of the current settings (see the `pull` and
+    /// `push` modules); an operation keeps the one it started with.
+    pub(crate) fn registry(&self) -> berth_distribution::Client {
+        self.registry_state().client.clone()
+    }
+
+    /// The current registry settings and client.
+    pub(crate) fn registry_state(&self) -> remote::RegistryState {
+        // Replaced whole under the lock: a panic elsewhere left it intact.
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Installs new registry settings and their client.
+    pub(crate) fn set_registry_state(&self, state: remote::RegistryState) {
+        *self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = state;
     }
 
     fn sn(&self) -> &dyn Snapshotter {

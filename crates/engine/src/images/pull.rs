@@ -20,14 +20,13 @@
 //! between its unpack and the record that keeps it.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use berth_api_types::jsonmessage::JsonMessage;
 use berth_api_types::system::AuthConfig;
-use berth_content::{ContentError, Digest, Resource};
-use berth_distribution::{Access, Repository, Session};
+use berth_content::{Digest, Resource};
+use berth_distribution::{Access, Repository, Session, Site};
 use berth_image::config::{ImageConfig, chain_ids};
 use berth_image::manifest::{Descriptor, Manifest, Platform};
 use berth_image::{ImageRecord, Reference, unpack};
@@ -35,8 +34,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::ImageService;
 use super::remote::{
-    Out, ProgressTx, RegistryError, Throttle, concurrency, credentials, layer_progress,
-    layer_status, pull_error,
+    Out, ProgressTx, RegistryError, concurrency, credentials, layer_status, pull_error,
 };
 use crate::Engine;
 
@@ -139,6 +137,15 @@ struct Fetched {
     small: Vec<berth_distribution::Fetched>,
 }
 
+/// The transfer settings a pull runs with.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Layers downloaded at once (a semaphore's permits).
+    downloads: usize,
+    /// Attempts at each layer (`max-download-attempts`).
+    attempts: u32,
+}
+
 /// Where a pull goes and what it found there first.
 enum Start {
     One(Box<Fetched>),
@@ -150,10 +157,12 @@ impl Engine {
     /// `progress`. See the module docs.
     ///
     /// A Docker Hub repository is tried at each configured mirror first
-    /// (dockerd's pull endpoints): a mirror that fails to resolve the image
-    /// (or to list the tags) gives way to the next site, and the last
-    /// site's error is the pull's. The layers come from the site that
-    /// resolved the image.
+    /// (dockerd's pull endpoints): a mirror where the pull fails, in
+    /// resolving the image or listing the tags or in a layer download
+    /// (after its attempts), gives way to the next site, and the
+    /// registry's error is the pull's. The settings in force when the pull
+    /// starts (mirrors, insecure registries, transfer limits) serve it to
+    /// the end.
     pub async fn image_pull(
         &self,
         req: PullRequest,
@@ -170,37 +179,34 @@ impl Engine {
         let reference = target.reference().clone();
         let repo = Repository::from_reference(&reference);
         let creds = credentials(&req.auth);
-        let registry = self.images.registry();
-        let mut started = None;
-        for site in registry.mirror_sites(&repo) {
-            let session = registry.session_at(repo.clone(), site, creds.clone(), Access::Pull);
-            // Any failure at a mirror gives way to the next site (dockerd
-            // falls back from mirrors whatever the error).
-            if let Ok(first) = self.start(&session, &target, &platform).await {
-                started = Some((session, first));
-                break;
+        let registry = self.images.registry_state();
+        let limits = Limits {
+            downloads: concurrency(registry.settings.max_concurrent_downloads),
+            attempts: registry.settings.max_download_attempts,
+        };
+        let client = registry.client;
+        let mut sites = client.mirror_sites(&repo);
+        sites.push(Site::Registry(repo.host().to_owned()));
+        let last = sites.len() - 1;
+        let mut updated = false;
+        for (i, site) in sites.into_iter().enumerate() {
+            let session = client.session_at(repo.clone(), site, creds.clone(), Access::Pull);
+            match self
+                .pull_at(&session, &target, &platform, limits, &out)
+                .await
+            {
+                Ok(u) => {
+                    updated = u;
+                    break;
+                }
+                // A mirror gives way to the next site whatever failed,
+                // layers part-way included (moby's continueOnError for
+                // mirror endpoints); what was stored stays for the next
+                // site to find. The registry's own failure is the pull's.
+                Err(_) if i < last => continue,
+                Err(e) => return Err(e),
             }
         }
-        let (session, first) = match started {
-            Some(s) => s,
-            None => {
-                let session = registry.session(repo, creds, Access::Pull);
-                let first = self.start(&session, &target, &platform).await?;
-                (session, first)
-            }
-        };
-        let updated = match first {
-            Start::One(fetched) => self.pull_fetched(&session, *fetched, &out).await?,
-            Start::Tags(tags) => {
-                let mut updated = false;
-                for tag in tags {
-                    let r = pull_reference(&reference.name(), &tag)?;
-                    let fetched = self.resolve(&session, &r, &platform).await?;
-                    updated |= self.pull_fetched(&session, fetched, &out).await?;
-                }
-                updated
-            }
-        };
         let status = if updated {
             "Downloaded newer image for"
         } else {
@@ -217,6 +223,31 @@ impl Engine {
         let labels = self.registry_labels(&asked).await;
         self.image_event("pull", &asked, &asked, labels);
         Ok(())
+    }
+
+    /// The whole pull at the session's site: the image, or every tag;
+    /// true when a name now points at an image it did not before.
+    async fn pull_at(
+        &self,
+        session: &Session,
+        target: &PullTarget,
+        platform: &Platform,
+        limits: Limits,
+        out: &Out,
+    ) -> Result<bool, RegistryError> {
+        match self.start(session, target, platform).await? {
+            Start::One(fetched) => self.pull_fetched(session, *fetched, limits, out).await,
+            Start::Tags(tags) => {
+                let mut updated = false;
+                let name = target.reference().name();
+                for tag in tags {
+                    let r = pull_reference(&name, &tag)?;
+                    let fetched = self.resolve(session, &r, platform).await?;
+                    updated |= self.pull_fetched(session, fetched, limits, out).await?;
+                }
+                Ok(updated)
+            }
+        }
     }
 
     /// The first step of a pull at a session's site: the image resolved,
@@ -299,6 +330,7 @@ impl Engine {
         &self,
         session: &Session,
         fetched: Fetched,
+        limits: Limits,
         out: &Out,
     ) -> Result<bool, RegistryError> {
         // dockerd names the repository by its path on the registry
@@ -324,8 +356,7 @@ impl Engine {
                 .await
                 .map_err(RegistryError::Task)??;
             }
-            let max = concurrency(self.config().max_concurrent_downloads);
-            svc.pull_layers(session.clone(), fetched, lease.clone(), max, out.clone())
+            svc.pull_layers(session.clone(), fetched, lease.clone(), limits, out.clone())
                 .await
         }
         .await;
@@ -365,7 +396,7 @@ impl ImageService {
         session: Session,
         f: Fetched,
         lease: String,
-        max: usize,
+        limits: Limits,
         out: Out,
     ) -> Result<bool, RegistryError> {
         let chains = chain_ids(&f.config.rootfs.diff_ids);
@@ -400,7 +431,7 @@ impl ImageService {
             .await;
         }
         let cancel = Arc::new(AtomicBool::new(false));
-        let slots = Arc::new(Semaphore::new(max));
+        let slots = Arc::new(Semaphore::new(limits.downloads));
         let mut done = Vec::new();
         for (l, p) in f.manifest.layers.iter().zip(&plans) {
             let (tx, rx) = oneshot::channel();
@@ -425,7 +456,7 @@ impl ImageService {
                     }
                 };
                 let r = tokio::task::spawn_blocking(move || {
-                    svc.download(&session, &layer, &lease, &out, &cancel)
+                    svc.download(&session, &layer, &lease, &out, &cancel, limits.attempts)
                 })
                 .await
                 .map_err(RegistryError::Task)
@@ -446,102 +477,6 @@ impl ImageService {
             cancel.store(true, Ordering::SeqCst);
         }
         r
-    }
-
-    /// One layer into the content store (blocking; drives the download
-    /// through the runtime `handle` of the calling thread's runtime). The
-    /// ingest is named by the digest, so an interrupted pull resumes where
-    /// it stopped, and a concurrent pull of the same layer waits for it.
-    fn download(
-        &self,
-        session: &Session,
-        layer: &Descriptor,
-        lease: &str,
-        out: &Out,
-        cancel: &AtomicBool,
-    ) -> Result<(), RegistryError> {
-        let handle = tokio::runtime::Handle::current();
-        let content = &self.inner.content;
-        let id = layer.digest.short();
-        let reference = format!("pull-layer-{}", layer.digest.hex());
-        let cerr = |source| RegistryError::Content {
-            what: format!("layer {}", layer.digest),
-            source,
-        };
-        // A stale ingest that failed verification once is retried from 0.
-        let mut fresh = false;
-        loop {
-            let mut w = match content.writer(&reference, Some(&layer.digest)) {
-                Ok(w) => w,
-                Err(ContentError::AlreadyExists(_)) => break,
-                Err(ContentError::Locked(_)) => {
-                    // Another pull is fetching it.
-                    if cancel.load(Ordering::SeqCst) {
-                        return Ok(());
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    continue;
-                }
-                Err(e) => return Err(cerr(e)),
-            };
-            if fresh || w.offset() > layer.size {
-                w.reset().map_err(cerr)?;
-            }
-            let resumed = w.offset() > 0;
-            let mut stream = session.blob_stream(layer.digest, layer.size, w.offset());
-            let mut throttle = Throttle::new();
-            {
-                let mut bw = BufWriter::with_capacity(1 << 20, &mut w);
-                loop {
-                    if cancel.load(Ordering::SeqCst) {
-                        // Keep what arrived: a later pull resumes it.
-                        let _ = bw.flush();
-                        return Ok(());
-                    }
-                    let chunk = handle
-                        .block_on(stream.next_chunk())
-                        .map_err(RegistryError::Registry)?;
-                    let Some(chunk) = chunk else { break };
-                    bw.write_all(&chunk).map_err(|e| {
-                        cerr(ContentError::Io {
-                            op: "write ingest",
-                            path: content.root().join("ingest").join(&reference),
-                            source: e,
-                        })
-                    })?;
-                    let pos = stream.position();
-                    if throttle.due(pos == layer.size) {
-                        out.blocking(layer_progress(&id, "Downloading", pos, layer.size));
-                    }
-                }
-                bw.flush().map_err(|e| {
-                    cerr(ContentError::Io {
-                        op: "write ingest",
-                        path: content.root().join("ingest").join(&reference),
-                        source: e,
-                    })
-                })?;
-            }
-            out.blocking(layer_status(&id, "Verifying Checksum"));
-            match w.commit(Some(layer.size), Some(&layer.digest)) {
-                Ok(_) | Err(ContentError::AlreadyExists(_)) => break,
-                Err(ContentError::DigestMismatch { .. } | ContentError::SizeMismatch { .. })
-                    if resumed && !fresh =>
-                {
-                    fresh = true;
-                }
-                Err(ContentError::DigestMismatch { .. } | ContentError::SizeMismatch { .. }) => {
-                    return Err(RegistryError::Verification(layer.digest));
-                }
-                Err(e) => return Err(cerr(e)),
-            }
-        }
-        self.inner
-            .leases
-            .add(lease, Resource::Content { id: layer.digest })
-            .map_err(RegistryError::Lease)?;
-        out.blocking(layer_status(&id, "Download complete"));
-        Ok(())
     }
 
     /// Unpacks the layers in order as their downloads complete, then

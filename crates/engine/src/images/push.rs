@@ -13,6 +13,11 @@
 //! that way), OCI otherwise; after the push the image is recorded under
 //! `name@<digest>` as dockerd does, which also keeps the compressed
 //! copies alive.
+//!
+//! A foreign layer (one whose descriptor lists `urls`) is not uploaded:
+//! the manifest carries its descriptor as it is, and the progress says
+//! "Skipped foreign layer". A registry in `allow-nondistributable-artifacts`
+//! gets its bytes like any layer's, under a plain layer descriptor.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -109,21 +114,25 @@ impl Engine {
             .await
             .map_err(RegistryError::Task)??;
         let svc = self.images.clone();
-        let session = svc.registry().session(
+        let registry = svc.registry_state();
+        let session = registry.client.session(
             Repository::from_reference(&r),
             credentials(&req.auth),
             Access::Push,
         );
+        let send_foreign = registry.client.allows_nondistributable(&r.domain).await;
         let lease = format!("push-{}", berth_image::import::unique());
         svc.inner
             .leases
             .create(&lease, Some(24 * 3600), Default::default())
             .map_err(RegistryError::Lease)?;
-        let max = concurrency(self.config().max_concurrent_uploads);
+        let max = concurrency(registry.settings.max_concurrent_uploads);
         let mut result = Ok(());
         for plan in plans {
             let fam = plan.reference.familiar_string();
-            result = svc.push_tag(&session, plan, &lease, max, &out).await;
+            result = svc
+                .push_tag(&session, plan, &lease, (max, send_foreign), &out)
+                .await;
             if result.is_err() {
                 break;
             }
@@ -317,13 +326,14 @@ impl ImageService {
         }
     }
 
-    /// Uploads one tag's layers and config, then its manifest.
+    /// Uploads one tag's layers and config, then its manifest, `max`
+    /// layers at once; foreign layers' bytes go only with `send_foreign`.
     async fn push_tag(
         &self,
         session: &Session,
         plan: TagPlan,
         lease: &str,
-        max: usize,
+        (max, send_foreign): (usize, bool),
         out: &Out,
     ) -> Result<(), RegistryError> {
         for l in &plan.layers {
@@ -336,6 +346,14 @@ impl ImageService {
             let (svc, session, out) = (self.clone(), session.clone(), out.clone());
             let (slots, lease, docker) = (slots.clone(), lease.to_owned(), plan.docker);
             tasks.push(tokio::spawn(async move {
+                if !send_foreign && !l.local.urls.is_empty() {
+                    // dockerd pushes only the descriptor of a foreign layer
+                    // (its bytes live at its URLs) unless the registry is in
+                    // `allow-nondistributable-artifacts`.
+                    out.send(layer_status(&l.diff_id.short(), "Skipped foreign layer"))
+                        .await;
+                    return Ok(l.local);
+                }
                 svc.push_layer(&session, l, &lease, docker, &slots, &out)
                     .await
             }));
@@ -464,6 +482,9 @@ impl ImageService {
         }
         .to_owned();
         desc.platform = None;
+        // Sent like any layer, a foreign one is one (dockerd's descriptor
+        // of an uploaded layer carries no URLs).
+        desc.urls.clear();
         Ok(desc)
     }
 

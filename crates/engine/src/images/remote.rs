@@ -15,7 +15,7 @@ use berth_image::unpack::UnpackError;
 use tokio::sync::mpsc;
 
 use super::Error;
-use crate::{Engine, ErrorKind};
+use crate::{Engine, ErrorKind, RegistrySettings};
 
 /// Where pull and push progress goes: one JSON message per item.
 pub type ProgressTx = mpsc::Sender<JsonMessage>;
@@ -27,6 +27,29 @@ pub(crate) fn concurrency(limit: usize) -> usize {
         tokio::sync::Semaphore::MAX_PERMITS
     } else {
         limit
+    }
+}
+
+/// The registry settings in force and the client built from them. A
+/// reload replaces both at once; pulls and pushes under way keep the
+/// client they started with, the next ones get the new one.
+#[derive(Clone)]
+pub(crate) struct RegistryState {
+    pub settings: RegistrySettings,
+    pub client: berth_distribution::Client,
+}
+
+impl RegistryState {
+    /// Builds the client for `settings` (fresh endpoint and token caches:
+    /// whether a registry is insecure decides how it was pinged).
+    pub fn new(settings: RegistrySettings) -> Result<RegistryState, DistError> {
+        let client = berth_distribution::Client::new(berth_distribution::ClientConfig {
+            insecure_registries: settings.insecure_registries.clone(),
+            mirrors: settings.registry_mirrors.clone(),
+            allow_nondistributable: settings.allow_nondistributable.clone(),
+            ..Default::default()
+        })?;
+        Ok(RegistryState { settings, client })
     }
 }
 
@@ -65,6 +88,14 @@ pub enum RegistryError {
     Registry(#[source] DistError),
     #[error("filesystem layer verification failed for digest {0}")]
     Verification(berth_content::Digest),
+    /// A layer whose every download attempt failed (`max-download-attempts`).
+    #[error("download layer {digest}: {}: {source}", failed_attempts(*attempts))]
+    Download {
+        digest: berth_content::Digest,
+        attempts: u32,
+        #[source]
+        source: Box<RegistryError>,
+    },
     #[error("{0}")]
     Config(#[source] ConfigError),
     #[error("failed to register layer: {0}")]
@@ -94,6 +125,12 @@ pub enum RegistryError {
     /// A blocking task of the operation panicked.
     #[error("registry task: {0}")]
     Task(#[source] tokio::task::JoinError),
+}
+
+/// "1 attempt failed", "3 attempts failed".
+fn failed_attempts(n: u32) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} attempt{s} failed")
 }
 
 impl RegistryError {
@@ -239,6 +276,21 @@ impl Throttle {
 }
 
 impl Engine {
+    /// The registry settings in force (those the engine started with,
+    /// or the last ones a reload set).
+    pub fn registry_settings(&self) -> RegistrySettings {
+        self.images.registry_state().settings
+    }
+
+    /// Applies new registry settings to the pulls, pushes and logins that
+    /// start from now on (dockerd's configuration reload). The client is
+    /// built first: on failure nothing changes.
+    pub fn set_registry_settings(&self, settings: RegistrySettings) -> Result<(), RegistryError> {
+        let state = RegistryState::new(settings).map_err(RegistryError::Registry)?;
+        self.images.set_registry_state(state);
+        Ok(())
+    }
+
     /// The labels of the image `name` names, for event attributes.
     pub(crate) async fn registry_labels(
         &self,

@@ -31,6 +31,7 @@ pub mod buildstep;
 pub(crate) mod catalog;
 pub mod commit;
 mod error;
+mod gzip;
 pub(crate) mod filters;
 mod pull;
 mod pull_layer;

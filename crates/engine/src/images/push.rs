@@ -39,6 +39,7 @@ use tokio::sync::Semaphore;
 
 use super::ImageService;
 use super::catalog::{Image, RecordName, classify};
+use super::gzip::LayerGzip;
 use super::remote::{
     Out, ProgressTx, RegistryError, Throttle, concurrency, credentials, layer_progress,
     layer_status,
@@ -301,12 +302,10 @@ impl ImageService {
         w.reset().map_err(cerr)?;
         let src = content.reader(&l.local.digest).map_err(cerr)?.into_file();
         let compress = |w: &mut berth_content::Writer| -> std::io::Result<()> {
-            // Level 1: pushes over a local network are bound by this CPU
-            // work, not by the bytes sent.
-            let mut enc = flate2::write::GzEncoder::new(
-                BufWriter::with_capacity(1 << 20, w),
-                flate2::Compression::fast(),
-            );
+            // Level 1 with a stored fallback (see `gzip`): pushes over a
+            // local network are bound by this CPU work, not by the bytes
+            // sent.
+            let mut enc = LayerGzip::new(BufWriter::with_capacity(1 << 20, w))?;
             std::io::copy(&mut BufReader::with_capacity(1 << 20, src), &mut enc)?;
             enc.finish()?.flush()
         };

@@ -385,12 +385,15 @@ fn bind_unix(path: &Path) -> Result<Listener, ListenError> {
         path: path.to_path_buf(),
         source,
     };
-    let gid = nix::unistd::Group::from_name("berth")
+    // /etc/group read directly, as dockerd does for its `docker` group: a
+    // getgrnam(3) would load the NSS modules into the daemon for good
+    // (~0.4 MB resident) to answer one question at start.
+    let gid = std::fs::read_to_string("/etc/group")
         .ok()
-        .flatten()
-        .map(|g| g.gid);
+        .and_then(|text| group_gid(&text, "berth"));
     if let Some(gid) = gid {
-        nix::unistd::chown(path, None, Some(gid)).map_err(|e| perms(e.into()))?;
+        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+            .map_err(|e| perms(e.into()))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(perms)?;
     Ok(Listener::Unix {
@@ -400,9 +403,30 @@ fn bind_unix(path: &Path) -> Result<Listener, ListenError> {
     })
 }
 
+/// The gid of group `name` in the text of a group(5) file
+/// (`name:password:gid:members`); the first matching line wins.
+fn group_gid(text: &str, name: &str) -> Option<u32> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.trim().parse().ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_file_lookup() {
+        let text =
+            "root:x:0:\n# berth:x:7:\nberthx:x:8:\nberth:x:998:alice,bob\nberth:x:5:\nbad:x:\n";
+        assert_eq!(group_gid(text, "berth"), Some(998));
+        assert_eq!(group_gid(text, "root"), Some(0));
+        assert_eq!(group_gid(text, "bad"), None);
+        assert_eq!(group_gid(text, "docker"), None);
+        assert_eq!(group_gid("berth:x:notanumber:\n", "berth"), None);
+    }
 
     fn parse(s: &str) -> Result<Host, HostError> {
         Host::parse(s, Path::new("/run/berth"))

@@ -146,6 +146,41 @@ struct Limits {
     attempts: u32,
 }
 
+/// What a layer download needs, shared by the tasks that start them.
+struct Downloader {
+    svc: ImageService,
+    session: Session,
+    lease: String,
+    out: Out,
+    /// Set when the extraction failed: queued layers are not started.
+    cancel: Arc<AtomicBool>,
+    attempts: u32,
+}
+
+impl Downloader {
+    /// Downloads `layer` on a blocking thread holding `permit` (a download
+    /// slot); its result goes to `tx`.
+    fn start(
+        &self,
+        layer: Descriptor,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        tx: oneshot::Sender<Result<(), RegistryError>>,
+    ) {
+        let (svc, session, out) = (self.svc.clone(), self.session.clone(), self.out.clone());
+        let (lease, cancel, attempts) = (self.lease.clone(), self.cancel.clone(), self.attempts);
+        tokio::spawn(async move {
+            let r = tokio::task::spawn_blocking(move || {
+                svc.download(&session, &layer, &lease, &out, &cancel, attempts)
+            })
+            .await
+            .map_err(RegistryError::Task)
+            .and_then(|r| r);
+            drop(permit);
+            let _ = tx.send(r);
+        });
+    }
+}
+
 /// Where a pull goes and what it found there first.
 enum Start {
     One(Box<Fetched>),
@@ -432,7 +467,16 @@ impl ImageService {
         }
         let cancel = Arc::new(AtomicBool::new(false));
         let slots = Arc::new(Semaphore::new(limits.downloads));
+        let downloader = Downloader {
+            svc: self.clone(),
+            session,
+            lease,
+            out: out.clone(),
+            cancel: cancel.clone(),
+            attempts: limits.attempts,
+        };
         let mut done = Vec::new();
+        let mut queued = Vec::new();
         for (l, p) in f.manifest.layers.iter().zip(&plans) {
             let (tx, rx) = oneshot::channel();
             done.push(rx);
@@ -440,29 +484,29 @@ impl ImageService {
                 let _ = tx.send(Ok(()));
                 continue;
             }
-            let (svc, session, out, lease) =
-                (self.clone(), session.clone(), out.clone(), lease.clone());
-            let (layer, slots, cancel) = (l.clone(), slots.clone(), cancel.clone());
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => downloader.start(l.clone(), permit, tx),
+                Err(_) => {
+                    out.send(layer_status(&l.digest.short(), "Waiting")).await;
+                    queued.push((l.clone(), tx));
+                }
+            }
+        }
+        if !queued.is_empty() {
+            // The waiting layers take free slots in manifest order: the
+            // bottom layers are extracted first, so they must not wait for
+            // the ones above them (tasks racing for permits finish in any
+            // order and left the first extraction idle).
             tokio::spawn(async move {
-                let id = layer.digest.short();
-                let permit = match slots.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => {
-                        out.send(layer_status(&id, "Waiting")).await;
-                        match slots.acquire_owned().await {
-                            Ok(p) => p,
-                            Err(_) => return,
-                        }
+                for (layer, tx) in queued {
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    if downloader.cancel.load(Ordering::SeqCst) {
+                        return;
                     }
-                };
-                let r = tokio::task::spawn_blocking(move || {
-                    svc.download(&session, &layer, &lease, &out, &cancel, limits.attempts)
-                })
-                .await
-                .map_err(RegistryError::Task)
-                .and_then(|r| r);
-                drop(permit);
-                let _ = tx.send(r);
+                    downloader.start(layer, permit, tx);
+                }
             });
         }
         let svc = self.clone();

@@ -26,6 +26,9 @@ pub struct ConfigFile {
     pub creds_store: String,
     #[serde(rename = "credHelpers")]
     pub cred_helpers: BTreeMap<String, String>,
+    /// The context `context use` selected; empty for the default.
+    #[serde(rename = "currentContext")]
+    pub current_context: String,
 }
 
 /// The configuration directory.
@@ -198,6 +201,30 @@ impl AuthStore {
         Ok(true)
     }
 
+    /// The context `context use` selected (`currentContext`), empty for the default.
+    pub fn current_context(&self) -> &str {
+        self.doc
+            .get("currentContext")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Sets `currentContext` (empty: removes it, as docker's `omitempty` does) and
+    /// writes the file, unless nothing changes (docker then leaves a missing file
+    /// missing).
+    pub fn set_current_context(&mut self, name: &str) -> Result<(), String> {
+        if self.current_context() == name {
+            return Ok(());
+        }
+        if name.is_empty() {
+            self.doc.remove("currentContext");
+        } else {
+            self.doc
+                .insert("currentContext".into(), serde_json::Value::from(name));
+        }
+        self.save_as("Error saving config file")
+    }
+
     /// Removes the credentials stored under exactly `key`, if any.
     pub fn erase(&mut self, key: &str) -> Result<(), String> {
         if self.auths.remove(key).is_none() {
@@ -237,9 +264,13 @@ impl AuthStore {
     /// Writes the file through a temporary file and a rename (0600 for a new file, the
     /// old file's mode otherwise), creating the directory (0700) if needed.
     fn save(&self) -> Result<(), String> {
+        self.save_as("Error saving credentials")
+    }
+
+    fn save_as(&self, what: &str) -> Result<(), String> {
         use std::io::Write;
         use std::os::unix::fs::PermissionsExt;
-        let err = |e: std::io::Error| format!("Error saving credentials: {}", e);
+        let err = |e: std::io::Error| format!("{what}: {}", e);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
             .recursive(true)

@@ -11,6 +11,7 @@ mod cli;
 mod cmd;
 mod config;
 mod connection;
+mod contexts;
 mod error;
 mod fmt;
 
@@ -52,6 +53,13 @@ fn run() -> CliResult {
     }
     let path = resolved.path();
     let cmd = cli::find(&root, &resolved.names).clone();
+    if resolved.names.first().is_some_and(|n| n == "builder")
+        && resolved.names.get(1).is_none_or(|n| n != "build")
+    {
+        // docker announces the legacy builder before anything a `builder` command
+        // does, its help and its errors included (`builder build` does it itself).
+        eprint!("{}\n\n", cmd::build::legacy_notice()?);
+    }
     if resolved.help {
         if cmd.get_name() == "build" {
             // docker announces the legacy builder before anything else `build` does.
@@ -81,25 +89,45 @@ fn run() -> CliResult {
         eprint!("{}", help::render(&resolved.names, &cmd));
         return Ok(());
     };
-    let conn = connection::resolve(
-        &parsed,
-        &connection::Env::from_process(),
-        &connection::may_exist,
-    )?;
-    let mut client = connection::client(conn)?;
+    let env = connection::Env::from_process();
+    let config_dir = config::dir(parsed.config.as_deref());
+    let config = config::load(&config_dir);
+    let name = connection::context_name(&parsed, &env, &config.current_context)?;
+    let default = connection::resolve(&parsed, &env, &connection::may_exist);
+    let conn = if name == contexts::DEFAULT {
+        default
+            .as_ref()
+            .map(Clone::clone)
+            .map_err(|e| CliError::new(e.message.clone()))
+    } else {
+        let store = contexts::Store::new(&config_dir);
+        connection::endpoint(&parsed, &env, &store, &name, &connection::may_exist)
+    };
+    // The docker CLI makes its API client on first use: the context commands, which
+    // never talk to the daemon, work whatever the selected endpoint is.
+    let lazy = matches!(command, Cmd::Context(_));
+    let mut client = match conn.and_then(connection::client) {
+        Ok(c) => c,
+        Err(_) if lazy => berth_client::Client::new(berth_client::Host::default()),
+        Err(e) => return Err(e),
+    };
     if let Some(v) = std::env::var("DOCKER_API_VERSION")
         .ok()
         .filter(|v| !v.is_empty())
     {
         client = client.with_version(v);
     }
-    let config_dir = config::dir(parsed.config.as_deref());
     let ctx = Ctx {
         client,
-        config: config::load(&config_dir),
+        config,
         config_dir,
         path,
         cmd,
+        context: cmd::context::Selected {
+            name,
+            default: default.map_err(|e| e.message),
+            host_variable: env.host_variable(),
+        },
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -146,6 +174,7 @@ async fn dispatch(ctx: &Ctx, c: &Cmd, debug: bool) -> CliResult {
         Cmd::Rm(a) => lifecycle::rm(ctx, a).await,
         Cmd::Rmi(a) => image_ops::rmi(ctx, a).await,
         Cmd::Save(a) => image_ops::save(ctx, a).await,
+        Cmd::Search(a) => search::search(ctx, a).await,
         Cmd::Start(a) => streams::start(ctx, a).await,
         Cmd::Stats(a) => stats::run(ctx, a).await,
         Cmd::Stop(a) => lifecycle::stop(ctx, a, false).await,
@@ -154,7 +183,16 @@ async fn dispatch(ctx: &Ctx, c: &Cmd, debug: bool) -> CliResult {
         Cmd::Unpause(a) => lifecycle::pause(ctx, a, true).await,
         Cmd::Update(a) => lifecycle::update(ctx, a).await,
         Cmd::Wait(a) => lifecycle::wait(ctx, a).await,
+        Cmd::Builder(c) => builder::run(ctx, c).await,
         Cmd::Container(c) => container(ctx, c).await,
+        Cmd::Plugin(c) => plugin::run(ctx, c).await,
+        Cmd::Config(c) => swarm::config(ctx, c).await,
+        Cmd::Node(c) => swarm::node(ctx, c).await,
+        Cmd::Secret(c) => swarm::secret(ctx, c).await,
+        Cmd::Service(c) => swarm::service(ctx, c).await,
+        Cmd::Stack(c) => swarm::stack(ctx, c).await,
+        Cmd::Swarm(c) => swarm::swarm(ctx, c).await,
+        Cmd::Context(c) => context::run(ctx, c).await,
         Cmd::Image(c) => image(ctx, c).await,
         Cmd::Network(c) => network::run(ctx, c).await,
         Cmd::System(c) => match c {

@@ -39,6 +39,34 @@ pub enum ContainerOp {
     ExecCreate,
 }
 
+/// A `/plugins` endpoint. berthd has no plugins: see `handlers::unsupported`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginRoute {
+    List,
+    Privileges,
+    Pull,
+    Create,
+    Inspect(String),
+    Enable(String),
+    Upgrade(String),
+    /// disable, remove, set, push: the plugin is looked up first.
+    Other(String),
+}
+
+/// A swarm-mode endpoint (`/swarm`, `/nodes`, `/services`, `/tasks`, `/secrets`,
+/// `/configs`). berthd is never part of a swarm: see `handlers::unsupported`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwarmRoute {
+    /// `POST /swarm/init` and `POST /swarm/join`.
+    Enable,
+    Leave,
+    Update,
+    /// `GET /services/{id}/logs`, `GET /tasks/{id}/logs`.
+    Logs,
+    /// Every other one: it needs a manager.
+    Manager,
+}
+
 /// One endpoint of the Engine API, with its path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -72,7 +100,8 @@ pub enum Route {
     ExecStart(String),
     ExecResize(String),
     ExecInspect(String),
-    PluginInspect(String),
+    Plugin(PluginRoute),
+    Swarm(SwarmRoute),
     VolumeList,
     VolumeCreate,
     VolumePrune,
@@ -173,11 +202,62 @@ fn match_segments(m: &Method, segs: &[&str]) -> Option<Route> {
         ["exec", id, "start"] if post => Route::ExecStart(id.to_string()),
         ["exec", id, "resize"] if post => Route::ExecResize(id.to_string()),
         ["exec", id, "json"] if get => Route::ExecInspect(id.to_string()),
-        ["plugins", name @ .., "json"] if get && !name.is_empty() => {
-            Route::PluginInspect(name.join("/"))
+        ["plugins", rest @ ..] => return match_plugin(m, rest).map(Route::Plugin),
+        [family, rest @ ..]
+            if matches!(
+                *family,
+                "swarm" | "nodes" | "services" | "tasks" | "secrets" | "configs"
+            ) =>
+        {
+            return match_swarm(m, family, rest).map(Route::Swarm);
         }
         _ => return None,
     })
+}
+
+/// dockerd's plugin routes; names may hold `/` (`vieux/sshfs:latest`).
+fn match_plugin(m: &Method, rest: &[&str]) -> Option<PluginRoute> {
+    let get = m == Method::GET;
+    let post = m == Method::POST;
+    let name = |n: &[&str]| (!n.is_empty()).then(|| n.join("/"));
+    match rest {
+        [] if get => Some(PluginRoute::List),
+        ["privileges"] if get => Some(PluginRoute::Privileges),
+        ["pull"] if post => Some(PluginRoute::Pull),
+        ["create"] if post => Some(PluginRoute::Create),
+        _ if m == Method::DELETE => name(rest).map(PluginRoute::Other),
+        [n @ .., "json"] if get => name(n).map(PluginRoute::Inspect),
+        [n @ .., "enable"] if post => name(n).map(PluginRoute::Enable),
+        [n @ .., "upgrade"] if post => name(n).map(PluginRoute::Upgrade),
+        [n @ .., "disable" | "set" | "push"] if post => name(n).map(PluginRoute::Other),
+        _ => None,
+    }
+}
+
+/// dockerd's swarm-mode routes.
+fn match_swarm(m: &Method, family: &str, rest: &[&str]) -> Option<SwarmRoute> {
+    let (get, post, delete) = (m == Method::GET, m == Method::POST, m == Method::DELETE);
+    use SwarmRoute as S;
+    if family == "swarm" {
+        return match rest {
+            [] if get => Some(S::Manager),
+            ["init" | "join"] if post => Some(S::Enable),
+            ["leave"] if post => Some(S::Leave),
+            ["update"] if post => Some(S::Update),
+            ["unlock"] if post => Some(S::Manager),
+            ["unlockkey"] if get => Some(S::Manager),
+            _ => None,
+        };
+    }
+    match rest {
+        [] if get => Some(S::Manager),
+        ["create"] if post && family != "nodes" && family != "tasks" => Some(S::Manager),
+        [_] if get => Some(S::Manager),
+        [_] if delete && family != "tasks" => Some(S::Manager),
+        [_, "update"] if post && family != "tasks" => Some(S::Manager),
+        [_, "logs"] if get && (family == "services" || family == "tasks") => Some(S::Logs),
+        _ => None,
+    }
 }
 
 fn match_image(m: &Method, rest: &[&str]) -> Option<Route> {
@@ -323,8 +403,48 @@ mod tests {
         assert_eq!(r(Method::GET, "/system/df"), Some(Route::SystemDf));
         assert_eq!(
             r(Method::GET, "/plugins/vieux/sshfs:latest/json"),
-            Some(Route::PluginInspect("vieux/sshfs:latest".into()))
+            Some(Route::Plugin(PluginRoute::Inspect(
+                "vieux/sshfs:latest".into()
+            )))
         );
+        assert_eq!(
+            r(Method::GET, "/v1.41/plugins"),
+            Some(Route::Plugin(PluginRoute::List))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/plugins/a/b"),
+            Some(Route::Plugin(PluginRoute::Other("a/b".into())))
+        );
+        assert_eq!(
+            r(Method::POST, "/plugins/x/enable"),
+            Some(Route::Plugin(PluginRoute::Enable("x".into())))
+        );
+        assert_eq!(r(Method::POST, "/plugins/json"), None);
+    }
+
+    #[test]
+    fn swarm_routes_answer_as_a_node_outside_a_swarm() {
+        use SwarmRoute as S;
+        for (m, p, want) in [
+            (Method::GET, "/swarm", S::Manager),
+            (Method::POST, "/swarm/init", S::Enable),
+            (Method::POST, "/swarm/join", S::Enable),
+            (Method::POST, "/swarm/leave", S::Leave),
+            (Method::POST, "/swarm/update", S::Update),
+            (Method::GET, "/swarm/unlockkey", S::Manager),
+            (Method::GET, "/nodes", S::Manager),
+            (Method::POST, "/nodes/n1/update", S::Manager),
+            (Method::POST, "/services/create", S::Manager),
+            (Method::GET, "/services/s1/logs", S::Logs),
+            (Method::GET, "/tasks/t1/logs", S::Logs),
+            (Method::DELETE, "/secrets/s", S::Manager),
+            (Method::GET, "/v1.41/configs/c", S::Manager),
+        ] {
+            assert_eq!(r(m.clone(), p), Some(Route::Swarm(want)), "{m} {p}");
+        }
+        assert_eq!(r(Method::POST, "/nodes/create"), None);
+        assert_eq!(r(Method::DELETE, "/tasks/t"), None);
+        assert_eq!(r(Method::GET, "/swarm/nope"), None);
         assert_eq!(r(Method::GET, "/nope"), None);
         assert_eq!(r(Method::GET, "/"), None);
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::de::{is_empty_str, is_none_or_empty, nullable as n};
+use crate::de::{is_empty_str, is_none_or_empty, is_zero_i64, nullable as n};
 
 /// A container's endpoint on one network (Go `network.EndpointSettings`, v1.41 fields):
 /// in `NetworkingConfig.EndpointsConfig` of a create request and in
@@ -37,6 +37,10 @@ pub struct EndpointSettings {
     #[serde(deserialize_with = "n")]
     pub mac_address: String,
     pub driver_opts: Option<BTreeMap<String, String>>,
+    /// API 1.48's `--gw-priority`, which the docker CLI sends to any daemon (0 when
+    /// not given). Left out when 0, so API 1.41 responses do not show it.
+    #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "n")]
+    pub gw_priority: i64,
 }
 
 /// Static addresses requested for an endpoint.
@@ -127,7 +131,11 @@ pub struct IpamConfig {
     pub ip_range: String,
     #[serde(skip_serializing_if = "is_empty_str", deserialize_with = "n")]
     pub gateway: String,
-    #[serde(skip_serializing_if = "is_none_or_empty")]
+    /// `--aux-address`: names for addresses the driver must not hand out.
+    #[serde(
+        rename = "AuxiliaryAddresses",
+        skip_serializing_if = "is_none_or_empty"
+    )]
     pub aux_address: Option<BTreeMap<String, String>>,
 }
 
@@ -165,6 +173,13 @@ pub struct NetworkCreateRequest {
     pub ipam: Option<Ipam>,
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: bool,
+    /// API 1.47's `--ipv4` (the docker CLI sends it to any daemon when the flag is
+    /// given); `None` when absent.
+    #[serde(rename = "EnableIPv4", skip_serializing_if = "Option::is_none")]
+    pub enable_ipv4: Option<bool>,
+    /// `--config-from`: the config-only network whose configuration to use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_from: Option<ConfigReference>,
     pub options: Option<BTreeMap<String, String>>,
     pub labels: Option<BTreeMap<String, String>>,
 }

@@ -5,7 +5,8 @@
 //! is verified; [`TlsMaterial::read`] reads the files (docker reads them for any host);
 //! [`TlsMaterial::connector`] parses them into a [`TlsConnector`], which
 //! [`crate::Client::with_tls`] uses for every TCP connection. Unix sockets stay plain, as
-//! in the docker CLI.
+//! in the docker CLI, and so does TCP when verification is on but no file was named
+//! (docker's endpoint then has no TLS configuration at all).
 //!
 //! Messages are the docker CLI's, since people and scripts match on them: [`TlsError`]
 //! words a loading failure as docker's context code does, and [`TlsFailure`] words a
@@ -29,10 +30,11 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// Verify the daemon's certificate against `ca` and the host's name
-    /// (`--tlsverify`). Off, any certificate is accepted (`--tls` alone; Go's
-    /// `InsecureSkipVerify`).
+    /// (`--tlsverify`). Off, any certificate is accepted (`--tls` alone,
+    /// `--tlsverify=false`; Go's `InsecureSkipVerify`).
     pub verify: bool,
-    /// The CA certificates (PEM) that sign the daemon's certificate.
+    /// The CA certificates (PEM) that sign the daemon's certificate; without one the
+    /// system's trusted roots are (`--tlscacert ""`; Go's nil `RootCAs`).
     pub ca: Option<PathBuf>,
     /// The client certificate (PEM), sent when `key` is given too.
     pub cert: Option<PathBuf>,
@@ -127,10 +129,25 @@ impl TlsMaterial {
     }
 
     /// Parses the material into a connector: the CA (checked even when not used, as
-    /// docker does), then the client pair when both halves are there.
-    pub fn connector(&self) -> Result<TlsConnector, TlsError> {
+    /// docker does), then the client pair when both halves are there. `None` when
+    /// the certificate is to be verified but no file was named: docker's endpoint has
+    /// no TLS configuration then and its client speaks plain HTTP
+    /// (cli/context/docker's `tlsConfig`).
+    pub fn connector(&self) -> Result<Option<TlsConnector>, TlsError> {
+        if self.verify && self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
+            return Ok(None);
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
+        if self.verify && self.ca.is_none() {
+            // Go verifies against the system's pool when RootCAs is nil; a
+            // certificate the store cannot take is skipped, as Go skips it, and a
+            // bundle that cannot be read leaves the pool empty (crypto/x509
+            // root_unix.go ignores missing files).
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
         if let Some(ca) = &self.ca {
             // Go's AppendCertsFromPEM: blocks that do not parse are skipped; none
             // parsing is the error.
@@ -151,7 +168,22 @@ impl TlsMaterial {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(TlsError::Config)?;
-        let builder = if self.verify {
+        let builder = if !self.verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(FixedVerdict {
+                    provider,
+                    accept: true,
+                }))
+        } else if roots.is_empty() {
+            // webpki wants at least one anchor; with none, Go finds no chain.
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(FixedVerdict {
+                    provider,
+                    accept: false,
+                }))
+        } else {
             let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
@@ -159,18 +191,14 @@ impl TlsMaterial {
             .build()
             .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
             builder.with_webpki_verifier(verifier)
-        } else {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
         };
         let config = match client_cert {
             Some(c) => builder.with_client_cert_resolver(Arc::new(c)),
             None => builder.with_no_client_auth(),
         };
-        Ok(TlsConnector {
+        Ok(Some(TlsConnector {
             inner: tokio_rustls::TlsConnector::from(Arc::new(config)),
-        })
+        }))
     }
 }
 
@@ -346,13 +374,17 @@ fn der_sequence_contents(der: &[u8]) -> Option<&[u8]> {
     (rest.len() == len).then_some(rest)
 }
 
-/// Go's `InsecureSkipVerify`: any certificate is accepted, but the handshake's
-/// signatures are still checked against it (RFC 8446 section 4.4.3), so the peer
-/// must hold the certificate's key.
+/// A verdict on the daemon's certificate that does not depend on it: accepted (Go's
+/// `InsecureSkipVerify`) or refused as signed by an unknown authority (an empty trust
+/// store). The handshake's signatures are still checked against the certificate
+/// (RFC 8446 section 4.4.3), so the peer must hold its key.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
+struct FixedVerdict {
+    provider: Arc<CryptoProvider>,
+    accept: bool,
+}
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -361,7 +393,13 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        if self.accept {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            ))
+        }
     }
 
     fn verify_tls12_signature(
@@ -374,7 +412,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -388,12 +426,14 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -607,151 +647,5 @@ fn alert_text(a: AlertDescription) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_names_drop_the_port() {
-        assert_eq!(
-            server_name("127.0.0.1:2376").unwrap(),
-            ServerName::try_from("127.0.0.1").unwrap()
-        );
-        assert_eq!(
-            server_name("[::1]:2376").unwrap(),
-            ServerName::try_from("::1").unwrap()
-        );
-        assert_eq!(
-            server_name("localhost:2376").unwrap(),
-            ServerName::try_from("localhost").unwrap()
-        );
-        assert!(server_name("bad name:1").is_err());
-    }
-
-    #[test]
-    fn missing_files_are_worded_as_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = dir.path().join("ca.pem");
-        let e = TlsMaterial::read(&TlsOptions {
-            verify: true,
-            ca: Some(ca.clone()),
-            ..TlsOptions::default()
-        })
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!("open {}: no such file or directory", ca.display())
-        );
-        let e = TlsMaterial::read(&TlsOptions {
-            ca: Some(dir.path().to_path_buf()),
-            ..TlsOptions::default()
-        })
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!("read {}: is a directory", dir.path().display())
-        );
-    }
-
-    fn material(ca: &str, cert: &str, key: &str) -> TlsMaterial {
-        let some = |s: &str| (!s.is_empty()).then(|| s.as_bytes().to_vec());
-        TlsMaterial {
-            verify: true,
-            ca: some(ca),
-            cert: some(cert),
-            key: some(key),
-        }
-    }
-
-    #[test]
-    fn bad_material_is_worded_as_docker() {
-        let msg = |m: TlsMaterial| m.connector().unwrap_err().to_string();
-        assert_eq!(
-            msg(material("garbage\n", "", "")),
-            "failed to retrieve context tls info: ca.pem seems invalid"
-        );
-        assert_eq!(
-            msg(material("", "x", "not pem")),
-            "no valid private key found"
-        );
-        assert_eq!(
-            msg(material(
-                "",
-                "x",
-                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"
-            )),
-            "private key is encrypted - support for encrypted private keys has been removed, see https://docs.docker.com/go/deprecated/"
-        );
-        let key_block = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-        let cert_block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert_eq!(
-            msg(material("", key_block, key_block)),
-            "failed to retrieve context tls info: tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched"
-        );
-        assert_eq!(
-            msg(material("", "nothing", key_block)),
-            "failed to retrieve context tls info: tls: failed to find any PEM data in certificate input"
-        );
-        assert_eq!(
-            msg(material("", cert_block, cert_block)),
-            "failed to retrieve context tls info: tls: found a certificate rather than a key in the PEM for the private key"
-        );
-    }
-
-    #[test]
-    fn der_sequences_are_unwrapped() {
-        assert_eq!(der_sequence_contents(&[0x30, 2, 1, 2]), Some(&[1u8, 2][..]));
-        let mut long = vec![0x30, 0x81, 200];
-        long.extend([7u8; 200]);
-        assert_eq!(der_sequence_contents(&long), Some(&[7u8; 200][..]));
-        assert_eq!(der_sequence_contents(&[0x31, 1, 0]), None);
-        assert_eq!(der_sequence_contents(&[0x30, 3, 1]), None);
-    }
-
-    #[test]
-    fn failures_are_worded_as_go() {
-        let unknown = TlsFailure::Protocol(rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer,
-        ));
-        assert_eq!(
-            unknown.to_string(),
-            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-        );
-        let alert = TlsFailure::Protocol(rustls::Error::AlertReceived(
-            AlertDescription::CertificateRequired,
-        ));
-        assert_eq!(alert.to_string(), "remote error: tls: certificate required");
-        let http = TlsFailure::of_handshake(
-            io::Error::new(io::ErrorKind::InvalidData, "x"),
-            b"HTTP/1.1 400",
-        );
-        assert_eq!(
-            http.to_string(),
-            "http: server gave HTTP response to HTTPS client"
-        );
-        let wrapped = io::Error::new(
-            io::ErrorKind::InvalidData,
-            rustls::Error::AlertReceived(AlertDescription::BadCertificate),
-        );
-        assert_eq!(
-            TlsFailure::find_in(&wrapped).unwrap().to_string(),
-            "remote error: tls: bad certificate"
-        );
-        let ip = ServerName::try_from("127.0.0.1").unwrap();
-        assert_eq!(
-            name_mismatch(&ip, &["DnsName(\"a\")".into()]),
-            "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs"
-        );
-        assert_eq!(
-            name_mismatch(&ip, &["IpAddress(10.0.0.1)".into()]),
-            "x509: certificate is valid for 10.0.0.1, not 127.0.0.1"
-        );
-        let dns = ServerName::try_from("example.com").unwrap();
-        assert_eq!(
-            name_mismatch(
-                &dns,
-                &["DnsName(\"a.test\")".into(), "DnsName(\"b.test\")".into()]
-            ),
-            "x509: certificate is valid for a.test, b.test, not example.com"
-        );
-    }
-}
+#[path = "tls_tests.rs"]
+mod tests;

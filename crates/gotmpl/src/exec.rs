@@ -276,7 +276,11 @@ impl<'t> State<'t, '_> {
                     }
                 }
             }
-            Value::List(..) | Value::Map(_) | Value::Invalid => {}
+            // A nil slice or map has nothing to iterate over.
+            Value::List(..)
+            | Value::Map(_)
+            | Value::Invalid
+            | Value::TypedNil(crate::Nil::Slice | crate::Nil::Map) => {}
             v => {
                 return self.errorf(format_args!(
                     "range can't iterate over {}",
@@ -541,10 +545,14 @@ impl<'t> State<'t, '_> {
                 if args.len() > 1 || fin.is_some() {
                     return self.errorf(format_args!("{name} is not a method but has arguments"));
                 }
-                match m.get(name) {
+                match m.field(name) {
                     Some(v) => Ok(v.clone()),
                     None => self.errorf(format_args!("can't evaluate field {name} in type struct")),
                 }
+            }
+            Value::Custom(c) => {
+                let inner = Cell::plain(c.value.clone());
+                self.eval_field(name, args, fin, &inner)
             }
             Value::Map(m) => {
                 if args.len() > 1 || fin.is_some() {

@@ -416,6 +416,13 @@ impl Printer {
                 'q' => self.fmt_q(s),
                 _ => self.bad_verb(verb, v),
             },
+            // fmt prefers a String method for the verbs that print strings.
+            Value::Custom(c) => match &c.text {
+                Some(t) if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') && !self.f.sharp_v => {
+                    self.print_value(&Value::Str(t.clone()), verb, depth)
+                }
+                _ => self.print_value(&c.value, verb, depth),
+            },
             Value::Struct(m) => {
                 // fmt's `{field1 field2}` (`%+v` and `%#v` detail left out).
                 self.buf.push('{');

@@ -91,6 +91,15 @@ pub enum Data {
     List(Vec<Data>),
     /// A nil pointer, slice or map: `null` in JSON, printed as Go prints it.
     Nil(Nil),
+    /// A value of a Go type with its own `String` or `MarshalJSON` method
+    /// (`time.Time`, `time.Duration`, a type encoding itself through a map):
+    /// templates reach `value` (its fields, its truth), `{{json}}` writes `json`
+    /// and `%v`/`%s` print `text`, each where given.
+    Custom {
+        value: Box<Data>,
+        json: Option<serde_json::Value>,
+        text: Option<String>,
+    },
 }
 
 /// What a [`Data::Nil`] is a nil of.
@@ -113,9 +122,19 @@ pub struct Field {
     /// an empty `omitempty` field is.
     pub json: Option<String>,
     pub value: Data,
+    /// An embedded (anonymous) struct field: `{{json}}` writes its fields inline,
+    /// a template reaches them directly (`.User` as well as `.ImageConfig.User`),
+    /// and `%v` prints the embedded struct nested, `{…}`.
+    pub embedded: bool,
 }
 
 impl Data {
+    /// What Go's `json.Marshal` makes of the value (struct fields in declaration
+    /// order only as far as `serde_json::Value` keeps order: its maps are sorted).
+    pub fn to_json(&self) -> serde_json::Value {
+        self.to_value().to_json()
+    }
+
     fn to_value(&self) -> Value {
         use std::rc::Rc;
         match self {
@@ -124,12 +143,11 @@ impl Data {
             Data::Struct(fields) => Value::Struct(Rc::new(value::MapVal::structure(
                 fields
                     .iter()
-                    .map(|f| {
-                        (
-                            Rc::from(f.name.as_str()),
-                            f.json.as_deref().map(Rc::from),
-                            f.value.to_value(),
-                        )
+                    .map(|f| value::StructField {
+                        name: Rc::from(f.name.as_str()),
+                        json: f.json.as_deref().map(Rc::from),
+                        value: f.value.to_value(),
+                        embedded: f.embedded,
                     })
                     .collect(),
             ))),
@@ -144,6 +162,11 @@ impl Data {
             Data::List(l) => {
                 Value::List(l.iter().map(Data::to_value).collect(), value::ListKind::Any)
             }
+            Data::Custom { value, json, text } => Value::Custom(Rc::new(value::Custom {
+                value: value.to_value(),
+                json: json.clone(),
+                text: text.as_deref().map(Rc::from),
+            })),
         }
     }
 }
@@ -328,6 +351,7 @@ mod tests {
             name: name.into(),
             json: json.map(str::to_string),
             value,
+            embedded: false,
         };
         Data::Struct(vec![
             f("ID", Some("Id"), Data::Json("c1".into())),
@@ -366,6 +390,10 @@ mod tests {
             run("{{.Pid}} {{.Labels.x}}", &state()).unwrap(),
             "42 <no value>"
         );
+        assert_eq!(
+            run("{{range .Cmd}}x{{else}}none{{end}}", &state()).unwrap(),
+            "none"
+        );
     }
 
     #[test]
@@ -377,5 +405,60 @@ mod tests {
             "{e}"
         );
         assert!(run("{{range .}}{{end}}", &state()).is_err());
+    }
+
+    #[test]
+    fn embedded_structs_inline_in_json_and_nest_in_print() {
+        let field = |name: &str, value, embedded: bool| Field {
+            name: name.into(),
+            json: (!embedded).then(|| name.to_string()),
+            value,
+            embedded,
+        };
+        let inner = Data::Struct(vec![
+            field("User", Data::Json("app".into()), false),
+            field("Env", Data::Nil(Nil::Slice), false),
+        ]);
+        let d = Data::Struct(vec![
+            field("ImageConfig", inner, true),
+            field("Shell", Data::List(vec![Data::Json("sh".into())]), false),
+        ]);
+        assert_eq!(
+            run("{{json .}}", &d).unwrap(),
+            r#"{"User":"app","Env":null,"Shell":["sh"]}"#
+        );
+        assert_eq!(run("{{.}}", &d).unwrap(), "{{app []} [sh]}");
+        assert_eq!(
+            run("{{.User}} {{.ImageConfig.User}}", &d).unwrap(),
+            "app app"
+        );
+        assert_eq!(
+            d.to_json(),
+            serde_json::json!({"User": "app", "Env": null, "Shell": ["sh"]})
+        );
+    }
+
+    #[test]
+    fn custom_values_print_their_text_and_encode_their_json() {
+        let d = Data::Struct(vec![Field {
+            name: "Interval".into(),
+            json: Some("Interval".into()),
+            value: Data::Custom {
+                value: Box::new(Data::Json(30_000_000_000i64.into())),
+                json: None,
+                text: Some("30s".into()),
+            },
+            embedded: false,
+        }]);
+        assert_eq!(run("{{.}} {{.Interval}}", &d).unwrap(), "{30s} 30s");
+        assert_eq!(
+            run("{{printf \"%d\" .Interval}}", &d).unwrap(),
+            "30000000000"
+        );
+        assert_eq!(
+            run("{{json .}}", &d).unwrap(),
+            r#"{"Interval":30000000000}"#
+        );
+        assert_eq!(run("{{if .Interval}}y{{end}}", &d).unwrap(), "y");
     }
 }

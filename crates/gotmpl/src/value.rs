@@ -47,6 +47,24 @@ pub(crate) enum Value {
     /// A Go struct (from [`crate::Data::Struct`]): its fields in declaration order.
     /// Naming a field it lacks is an error, and it is printed `{v1 v2 …}`.
     Struct(Rc<MapVal>),
+    /// A value with its own `String`/`MarshalJSON` (from [`crate::Data::Custom`]).
+    Custom(Rc<Custom>),
+}
+
+/// See [`crate::Data::Custom`].
+#[derive(Debug)]
+pub(crate) struct Custom {
+    pub(crate) value: Value,
+    pub(crate) json: Option<Json>,
+    pub(crate) text: Option<Rc<str>>,
+}
+
+/// A field of a struct, for [`MapVal::structure`].
+pub(crate) struct StructField {
+    pub(crate) name: Rc<str>,
+    pub(crate) json: Option<Rc<str>>,
+    pub(crate) value: Value,
+    pub(crate) embedded: bool,
 }
 
 /// A JSON object: entries in their input order, plus a key-sorted index
@@ -57,6 +75,8 @@ pub(crate) struct MapVal {
     sorted: Vec<usize>,
     /// A struct's JSON keys, one per entry (`None`: not encoded); empty for a map.
     json_keys: Vec<Option<Rc<str>>>,
+    /// Which of a struct's entries are embedded structs; empty for a map.
+    embedded: Vec<bool>,
 }
 
 impl MapVal {
@@ -67,36 +87,71 @@ impl MapVal {
             entries,
             sorted,
             json_keys: Vec::new(),
+            embedded: Vec::new(),
         }
     }
 
-    /// A struct's fields: (Go name, JSON key, value) in declaration order.
-    pub(crate) fn structure(fields: Vec<(Rc<str>, Option<Rc<str>>, Value)>) -> MapVal {
+    /// A struct's fields in declaration order.
+    pub(crate) fn structure(fields: Vec<StructField>) -> MapVal {
         let mut json_keys = Vec::with_capacity(fields.len());
+        let mut embedded = Vec::with_capacity(fields.len());
         let entries = fields
             .into_iter()
-            .map(|(name, json, v)| {
-                json_keys.push(json);
-                (name, v)
+            .map(|f| {
+                json_keys.push(f.json);
+                embedded.push(f.embedded);
+                (f.name, f.value)
             })
             .collect();
         MapVal {
             json_keys,
+            embedded,
             ..MapVal::new(entries)
         }
     }
 
-    /// What encoding/json writes: a struct's encoded fields under their JSON keys,
-    /// a map's entries in input order.
+    /// What encoding/json writes: a struct's encoded fields under their JSON keys
+    /// (an embedded struct's inline, unless the outer struct has a field of the
+    /// same key: the shallower one wins), a map's entries in input order.
     pub(crate) fn json_entries(&self) -> Vec<(&Rc<str>, &Value)> {
-        if self.json_keys.is_empty() {
+        if self.json_keys.is_empty() && self.embedded.is_empty() {
             return self.entries().collect();
         }
-        self.json_keys
+        let direct = |k: &str| {
+            self.json_keys
+                .iter()
+                .zip(&self.embedded)
+                .any(|(j, e)| !e && j.as_deref() == Some(k))
+        };
+        let mut out = Vec::new();
+        for ((k, (_, v)), embedded) in self.json_keys.iter().zip(&self.entries).zip(&self.embedded)
+        {
+            if *embedded {
+                // A nil embedded pointer adds nothing.
+                if let Value::Struct(inner) = v {
+                    out.extend(inner.json_entries().into_iter().filter(|(k, _)| !direct(k)));
+                }
+            } else if let Some(k) = k {
+                out.push((k, v));
+            }
+        }
+        out
+    }
+
+    /// A struct's field `name`: its own, or one promoted from an embedded struct
+    /// (the shallowest, as Go's selector rules find it).
+    pub(crate) fn field(&self, name: &str) -> Option<&Value> {
+        if let Some(v) = self.get(name) {
+            return Some(v);
+        }
+        self.entries
             .iter()
-            .zip(&self.entries)
-            .filter_map(|(k, (_, v))| k.as_ref().map(|k| (k, v)))
-            .collect()
+            .zip(&self.embedded)
+            .filter(|(_, e)| **e)
+            .find_map(|((_, v), _)| match v {
+                Value::Struct(inner) => inner.field(name),
+                _ => None,
+            })
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
@@ -169,6 +224,10 @@ impl Value {
                     .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect(),
             ),
+            Value::Custom(c) => match &c.json {
+                Some(j) => j.clone(),
+                None => c.value.to_json(),
+            },
         }
     }
 
@@ -191,6 +250,7 @@ impl Value {
             Value::TypedNil(crate::Nil::Pointer) => "ptr",
             Value::TypedNil(crate::Nil::Slice) => "slice",
             Value::TypedNil(crate::Nil::Map) => "map",
+            Value::Custom(c) => c.value.type_name(),
         }
     }
 
@@ -220,6 +280,7 @@ impl Value {
             Value::Map(m) => m.len() > 0,
             // Go's truth of a struct value.
             Value::Struct(_) => true,
+            Value::Custom(c) => c.value.truth(),
         }
     }
 }
@@ -275,6 +336,10 @@ fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
             }
             out.push('}');
         }
+        Value::Custom(c) => match &c.json {
+            Some(j) => write_json(&Value::from_json(j), out)?,
+            None => write_json(&c.value, out)?,
+        },
     }
     Ok(())
 }

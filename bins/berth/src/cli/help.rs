@@ -159,14 +159,20 @@ fn render_root(root: &Command, width: i64) -> String {
         out.push_str("\n\nCommon Commands:");
         push_command_list(&mut out, root, common.iter().copied());
     }
+    let swarm = |c: &&Command| pages::SWARM_COMMANDS.contains(&c.get_name());
     let management: Vec<&Command> = subs
         .iter()
         .copied()
-        .filter(|c| c.has_subcommands())
+        .filter(|c| c.has_subcommands() && !swarm(c))
         .collect();
     if !management.is_empty() {
         out.push_str("\n\nManagement Commands:");
         push_command_list(&mut out, root, management.iter().copied());
+    }
+    let swarm_cmds: Vec<&Command> = subs.iter().copied().filter(swarm).collect();
+    if !swarm_cmds.is_empty() {
+        out.push_str("\n\nSwarm Commands:");
+        push_command_list(&mut out, root, swarm_cmds.iter().copied());
     }
     let rest: Vec<&Command> = subs
         .iter()

@@ -42,25 +42,34 @@ pub struct Cli {
     #[arg(short = 'l', long, value_name = "string")]
     pub log_level: Option<String>,
     /// Use TLS; implied by --tlsverify
-    #[arg(long)]
-    pub tls: bool,
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "", value_parser = cmd::parse::go_bool)]
+    pub tls: Option<bool>,
     /// Trust certs signed only by this CA
-    #[arg(long, value_name = "string")]
+    #[arg(long, value_name = "string", value_parser = any_path())]
     pub tlscacert: Option<PathBuf>,
     /// Path to TLS certificate file
-    #[arg(long, value_name = "string")]
+    #[arg(long, value_name = "string", value_parser = any_path())]
     pub tlscert: Option<PathBuf>,
     /// Path to TLS key file
-    #[arg(long, value_name = "string")]
+    #[arg(long, value_name = "string", value_parser = any_path())]
     pub tlskey: Option<PathBuf>,
     /// Use TLS and verify the remote
-    #[arg(long)]
-    pub tlsverify: bool,
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "", value_parser = cmd::parse::go_bool)]
+    pub tlsverify: Option<bool>,
     /// Print version information and quit
     #[arg(short = 'v', long)]
     pub version: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
+}
+
+/// A path that may be empty (clap's `PathBuf` parser refuses `""`; docker takes
+/// `--tlscacert ""` as naming no file).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
 }
 
 /// Every command, with docker's top-level shortcuts.
@@ -128,6 +137,8 @@ pub enum Cmd {
     Rmi(cmd::image_ops::RmiArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(cmd::image_ops::SaveArgs),
+    /// Search Docker Hub for images
+    Search(cmd::search::SearchArgs),
     /// Start one or more stopped containers
     Start(cmd::streams::StartArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -144,9 +155,36 @@ pub enum Cmd {
     Update(cmd::lifecycle::UpdateArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(cmd::lifecycle::ContainersArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(cmd::builder::BuilderCmd),
+    /// Manage Swarm configs
+    #[command(subcommand)]
+    Config(cmd::swarm::ConfigCmd),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
+    /// Manage Swarm nodes
+    #[command(subcommand)]
+    Node(cmd::swarm::NodeCmd),
+    /// Manage plugins
+    #[command(subcommand)]
+    Plugin(cmd::plugin::PluginCmd),
+    /// Manage Swarm secrets
+    #[command(subcommand)]
+    Secret(cmd::swarm::SecretCmd),
+    /// Manage Swarm services
+    #[command(subcommand)]
+    Service(cmd::swarm::ServiceCmd),
+    /// Manage Swarm stacks
+    #[command(subcommand)]
+    Stack(cmd::swarm::StackCmd),
+    /// Manage Swarm
+    #[command(subcommand)]
+    Swarm(cmd::swarm::SwarmCmd),
+    /// Manage contexts
+    #[command(subcommand)]
+    Context(cmd::context::ContextCmd),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
@@ -502,15 +540,22 @@ pub fn usage_line(path: &str, cmd: &clap::Command) -> String {
     let u = if cmd.has_subcommands() {
         "COMMAND".to_string()
     } else {
+        // An empty usage (`context show`) renders as "Usage:" alone.
         rendered
-            .strip_prefix("Usage: ")
+            .strip_prefix("Usage:")
+            .map(|u| u.strip_prefix(' ').unwrap_or(u))
             .unwrap_or(&rendered)
             .to_string()
     };
     // Further lines are other forms of the command, which docker spells with the
     // program and the command's own name (`docker cp …` under `container cp` too).
     let mut lines = u.lines();
-    let mut text = format!("{path} {}", lines.next().unwrap_or(""));
+    let first = lines.next().unwrap_or("");
+    let mut text = if first.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path} {first}")
+    };
     for l in lines {
         text.push_str(&format!("\n\t{PROG} {} {l}", cmd.get_name()));
     }
@@ -639,8 +684,9 @@ fn as_typed(long_name: &str, r: &Resolved, cmd: &clap::Command) -> String {
 
 /// `-n, --last` for an argument clap names `--last <int>`.
 fn flag_names(arg: &str, cmd: &clap::Command) -> String {
+    // clap names `--flag <type>`, or `--flag[=<>]` for an optional value.
     let long = arg
-        .split_whitespace()
+        .split([' ', '['])
         .next()
         .unwrap_or(arg)
         .trim_start_matches('-');
@@ -655,8 +701,9 @@ fn flag_names(arg: &str, cmd: &clap::Command) -> String {
 
 /// Go's parse error for a flag's type (`strconv.ParseInt: parsing "x": invalid syntax`).
 fn value_error(arg: &str, value: &str, cmd: &clap::Command, e: &clap::Error) -> String {
+    // clap names `--flag <type>`, or `--flag[=<>]` for an optional value.
     let long = arg
-        .split_whitespace()
+        .split([' ', '['])
         .next()
         .unwrap_or(arg)
         .trim_start_matches('-');

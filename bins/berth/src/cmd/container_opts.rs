@@ -113,6 +113,9 @@ pub struct ContainerOpts {
     /// Expose a port or a range of ports
     #[arg(long, value_name = "list")]
     pub expose: Vec<String>,
+    /// GPU devices to add to the container ('all' to pass all GPUs)
+    #[arg(long, value_name = "gpu-request")]
+    pub gpus: Vec<String>,
     /// Add additional groups to join
     #[arg(long, value_name = "list")]
     pub group_add: Vec<String>,
@@ -273,6 +276,9 @@ pub struct ContainerOpts {
     /// Ulimit options
     #[arg(long, value_name = "ulimit")]
     pub ulimit: Vec<String>,
+    /// Bind mount Docker API socket and required auth
+    #[arg(long)]
+    pub use_api_socket: bool,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long, value_name = "string", default_value = "")]
     pub user: String,
@@ -303,9 +309,15 @@ pub fn create_request(
     image: &str,
     cmd: &[String],
 ) -> Result<CreateRequest, String> {
-    let flag = |name: &str, v: &str, e: String| {
-        format!("invalid argument \"{v}\" for \"{name}\" flag: {e}")
-    };
+    // pflag quotes the value with Go's %q.
+    let flag =
+        |name: &str, v: &str, e: String| format!("invalid argument {v:?} for \"{name}\" flag: {e}");
+    // pflag parses `--gpus` values as it meets them, before anything is checked.
+    let device_requests = o
+        .gpus
+        .iter()
+        .map(|g| parse::gpu_request(g).map_err(|e| flag("--gpus", g, e)))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut attach_stdin = o.attach.iter().any(|a| a.eq_ignore_ascii_case("stdin"));
     let mut attach_stdout = o.attach.iter().any(|a| a.eq_ignore_ascii_case("stdout"));
     let mut attach_stderr = o.attach.iter().any(|a| a.eq_ignore_ascii_case("stderr"));
@@ -438,7 +450,7 @@ pub fn create_request(
         f: fn(&str) -> Result<T, String>,
     ) -> Result<Vec<T>, String> {
         v.iter()
-            .map(|s| f(s).map_err(|e| format!("invalid argument \"{s}\" for \"{name}\" flag: {e}")))
+            .map(|s| f(s).map_err(|e| format!("invalid argument {s:?} for \"{name}\" flag: {e}")))
             .collect()
     }
     let resources = Resources {
@@ -497,6 +509,7 @@ pub fn create_request(
         device_cgroup_rules: (!o.device_cgroup_rule.is_empty())
             .then(|| o.device_cgroup_rule.clone()),
         devices: Some(devices),
+        device_requests: (!device_requests.is_empty()).then_some(device_requests),
         ..Default::default()
     };
     let entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
@@ -505,7 +518,7 @@ pub fn create_request(
         .iter()
         .map(|n| {
             netopts::parse_attachment(n)
-                .map_err(|e| format!("invalid argument \"{n}\" for \"--network\" flag: {e}"))
+                .map_err(|e| format!("invalid argument {n:?} for \"--network\" flag: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (network_mode, endpoints) = netopts::endpoints(
@@ -674,7 +687,7 @@ fn health(o: &ContainerOpts) -> Result<Option<HealthConfig>, String> {
     let d = |n: &str, v: &Option<String>| -> Result<i64, String> {
         v.as_deref().map_or(Ok(0), |s| {
             parse::go_duration(s)
-                .map_err(|e| format!("invalid argument \"{s}\" for \"{n}\" flag: {e}"))
+                .map_err(|e| format!("invalid argument {s:?} for \"{n}\" flag: {e}"))
         })
     };
     let interval = d("--health-interval", &o.health_interval)?;

@@ -12,7 +12,7 @@ use super::{Ctx, out, outln};
 use crate::cli::Arity;
 use crate::error::{CliError, CliResult};
 use crate::fmt::template::MissingKey;
-use crate::fmt::{self, Template, goshape, tabwriter};
+use crate::fmt::{self, Template, goshape, goshape_image, tabwriter};
 
 /// `inspect` flags.
 #[derive(Debug, Args)]
@@ -169,6 +169,7 @@ async fn inspect(
                 let shape = match *kind {
                     "container" => Some(&goshape::CONTAINER),
                     "network" => Some(&goshape::NETWORK),
+                    "image" => Some(&goshape_image::IMAGE),
                     _ => None,
                 };
                 if let Some(shape) = shape {

@@ -1,12 +1,16 @@
 //! The commands, one module per group. Each module defines its clap arguments and an
 //! async `run` over a [`Ctx`].
 
+pub mod api_socket;
 pub mod build;
 pub mod build_context;
 pub mod build_fetch;
 pub mod build_remote;
 pub mod build_source;
+pub mod builder;
 pub mod container_opts;
+pub mod context;
+pub mod context_inspect;
 pub mod cp;
 pub mod export;
 pub mod image_ops;
@@ -17,13 +21,16 @@ pub mod netopts;
 pub mod network;
 pub mod outfile;
 pub mod parse;
+pub mod plugin;
 pub mod progress;
 pub mod ps;
 pub mod reference;
 pub mod registry;
 pub mod run;
+pub mod search;
 pub mod stats;
 pub mod streams;
+pub mod swarm;
 pub mod system;
 pub mod timestamp;
 pub mod tty;
@@ -48,6 +55,8 @@ pub struct Ctx {
     pub path: String,
     /// The clap command, for usage lines.
     pub cmd: clap::Command,
+    /// The current context and the default one.
+    pub context: context::Selected,
 }
 
 impl Ctx {

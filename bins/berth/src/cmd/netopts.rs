@@ -43,7 +43,7 @@ fn is_long_syntax(v: &str) -> bool {
 }
 
 /// Fields of one CSV record (Go's `encoding/csv`: commas, double quotes).
-fn csv_fields(v: &str) -> Result<Vec<String>, String> {
+pub fn csv_fields(v: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -73,9 +73,11 @@ fn csv_fields(v: &str) -> Result<Vec<String>, String> {
         at_start = false;
     }
     if quoted {
-        return Err(
-            "parse error on line 1, column 0: extraneous or missing \" in quoted-field".into(),
-        );
+        // Go's reader reports the end of the input (1-based byte column).
+        return Err(format!(
+            "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+            v.len() + 1
+        ));
     }
     out.push(cur);
     Ok(out)
@@ -223,6 +225,7 @@ fn endpoint(a: &Attachment) -> Result<EndpointSettings, String> {
             link_local_ips: (!a.link_local_ips.is_empty()).then(|| a.link_local_ips.clone()),
         }),
         mac_address: a.mac.clone(),
+        gw_priority: a.gw_priority,
         ..Default::default()
     })
 }

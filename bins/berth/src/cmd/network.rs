@@ -1,8 +1,11 @@
 //! `network` subcommands, passed through to the `/networks` endpoints.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 use berth_client::types::network::{
-    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkDisconnectRequest,
+    ConfigReference, EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
 };
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -42,6 +45,14 @@ pub struct ConnectArgs {
     /// driver options for the network
     #[arg(long, value_name = "strings")]
     driver_opt: Vec<String>,
+    /// Highest gw-priority provides the default gateway. Accepts positive and negative values.
+    #[arg(
+        long,
+        value_name = "int",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    gw_priority: i64,
     /// IPv4 address (e.g., "172.30.100.104")
     #[arg(long, value_name = "string", default_value = "")]
     ip: String,
@@ -64,6 +75,12 @@ pub struct CreateArgs {
     /// Enable manual container attachment
     #[arg(long)]
     attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long, value_name = "map")]
+    aux_address: Vec<String>,
+    /// The network from which to copy the configuration
+    #[arg(long, value_name = "string", default_value = "")]
+    config_from: String,
     /// Create a configuration only network
     #[arg(long)]
     config_only: bool,
@@ -88,9 +105,14 @@ pub struct CreateArgs {
     /// Set IPAM driver specific options
     #[arg(long, value_name = "map")]
     ipam_opt: Vec<String>,
-    /// Enable or disable IPv6 address assignment
-    #[arg(long)]
-    ipv6: bool,
+    /// Enable or disable IPv4 address assignment (sent only when given)
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "", value_parser = parse::go_bool)]
+    ipv4: Option<bool>,
+    /// Enable or disable IPv6 address assignment (sent only when given)
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "", value_parser = parse::go_bool)]
+    ipv6: Option<bool>,
     /// Set metadata on a network
     #[arg(long, value_name = "list")]
     label: Vec<String>,
@@ -170,6 +192,7 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
                         link_local_ips: (!a.link_local_ip.is_empty())
                             .then(|| a.link_local_ip.clone()),
                     }),
+                gw_priority: a.gw_priority,
                 ..Default::default()
             };
             let body = NetworkConnectRequest {
@@ -256,22 +279,13 @@ pub async fn run(ctx: &Ctx, cmd: &NetworkCmd) -> CliResult {
 
 async fn create(ctx: &Ctx, a: &CreateArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::Exact(1))?;
-    if a.gateway.len() > a.subnet.len() || a.ip_range.len() > a.subnet.len() {
-        return Err(CliError::new(
-            "every ip-range or gateway must have a corresponding subnet",
-        ));
-    }
-    let config: Vec<IpamConfig> = a
-        .subnet
-        .iter()
-        .enumerate()
-        .map(|(i, s)| IpamConfig {
-            subnet: s.clone(),
-            gateway: a.gateway.get(i).cloned().unwrap_or_default(),
-            ip_range: a.ip_range.get(i).cloned().unwrap_or_default(),
-            aux_address: None,
-        })
-        .collect();
+    let config = ipam_config(
+        &a.subnet,
+        &a.ip_range,
+        &a.gateway,
+        &parse::kv_map(&a.aux_address),
+    )
+    .map_err(CliError::new)?;
     let req = NetworkCreateRequest {
         name: a.args[0].clone(),
         check_duplicate: true,
@@ -281,7 +295,11 @@ async fn create(ctx: &Ctx, a: &CreateArgs) -> CliResult {
         attachable: a.attachable,
         ingress: a.ingress,
         config_only: a.config_only,
-        enable_ipv6: a.ipv6,
+        config_from: (!a.config_from.is_empty()).then(|| ConfigReference {
+            network: a.config_from.clone(),
+        }),
+        enable_ipv4: a.ipv4,
+        enable_ipv6: a.ipv6.unwrap_or(false),
         // The daemon judges the IPAM driver and its options.
         ipam: Some(Ipam {
             driver: a.ipam_driver.clone(),
@@ -352,6 +370,135 @@ async fn ls(ctx: &Ctx, a: &LsArgs) -> CliResult {
     Ok(())
 }
 
+/// The IPAM pools of `network create`, checked as the docker CLI checks them
+/// (`createIPAMConfig`): subnets that do not overlap, each range, gateway and
+/// auxiliary address inside one of them, at most one range and one gateway per
+/// subnet. The pools are in the subnets' order.
+fn ipam_config(
+    subnets: &[String],
+    ranges: &[String],
+    gateways: &[String],
+    aux: &BTreeMap<String, String>,
+) -> Result<Vec<IpamConfig>, String> {
+    if subnets.len() < ranges.len() || subnets.len() < gateways.len() {
+        return Err("every ip-range or gateway must have a corresponding subnet".into());
+    }
+    let mut pools: Vec<IpamConfig> = Vec::new();
+    for s in subnets {
+        for k in &pools {
+            if subnet_matches(s, &k.subnet)? || subnet_matches(&k.subnet, s)? {
+                return Err("multiple overlapping subnet configuration is not supported".into());
+            }
+        }
+        pools.push(IpamConfig {
+            subnet: s.clone(),
+            ..Default::default()
+        });
+    }
+    // Each value goes to every subnet that holds it; the subnets do not overlap, so
+    // pool i is subnet i's.
+    for r in ranges {
+        let mut matched = false;
+        for (i, s) in subnets.iter().enumerate() {
+            parse_cidr(r)?;
+            if !subnet_matches(s, r)? {
+                continue;
+            }
+            let p = &mut pools[i];
+            if !p.ip_range.is_empty() {
+                return Err(format!(
+                    "cannot configure multiple ranges ({r}, {}) on the same subnet ({s})",
+                    p.ip_range
+                ));
+            }
+            p.ip_range = r.clone();
+            matched = true;
+        }
+        if !matched {
+            return Err(format!("no matching subnet for range {r}"));
+        }
+    }
+    for g in gateways {
+        let mut matched = false;
+        for (i, s) in subnets.iter().enumerate() {
+            if !subnet_matches(s, g)? {
+                continue;
+            }
+            let p = &mut pools[i];
+            if !p.gateway.is_empty() {
+                return Err(format!(
+                    "cannot configure multiple gateways ({g}, {}) for the same subnet ({s})",
+                    p.gateway
+                ));
+            }
+            p.gateway = g.clone();
+            matched = true;
+        }
+        if !matched {
+            return Err(format!("no matching subnet for gateway {g}"));
+        }
+    }
+    for (key, addr) in aux {
+        let mut matched = false;
+        for (i, s) in subnets.iter().enumerate() {
+            if !subnet_matches(s, addr)? {
+                continue;
+            }
+            let p = &mut pools[i];
+            p.aux_address
+                .get_or_insert_with(BTreeMap::new)
+                .insert(key.clone(), addr.clone());
+            matched = true;
+        }
+        if !matched {
+            return Err(format!("no matching subnet for aux-address {addr}"));
+        }
+    }
+    Ok(pools)
+}
+
+/// Go's `net.ParseCIDR`: the address as written and the network's prefix length.
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let bad = || format!("invalid CIDR address: {s}");
+    let (ip, bits) = s.split_once('/').ok_or_else(bad)?;
+    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits: u8 = bits
+        .parse()
+        .ok()
+        .filter(|b| *b <= max && !bits.starts_with('+'))
+        .ok_or_else(bad)?;
+    Ok((ip, bits))
+}
+
+/// docker's `subnetMatches`: whether `subnet` holds `data`, an address or the
+/// address of a CIDR.
+fn subnet_matches(subnet: &str, data: &str) -> Result<bool, String> {
+    let (net, bits) = parse_cidr(subnet).map_err(|e| format!("invalid subnet: {e}"))?;
+    let ip = if data.contains('/') {
+        Some(parse_cidr(data)?.0)
+    } else {
+        data.parse::<IpAddr>().ok()
+    };
+    // Go's IPNet.Contains: an IPv4-mapped address is IPv4; families must agree.
+    let canon = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let masked = |ip: IpAddr| -> Option<u128> {
+        let (v, width) = match canon(ip) {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+            IpAddr::V6(v6) => (u128::from(v6), 128),
+        };
+        let shift = width - u32::from(bits);
+        Some(if shift >= 128 { 0 } else { v >> shift })
+    };
+    Ok(match ip {
+        Some(ip) if canon(ip).is_ipv4() == canon(net).is_ipv4() => masked(ip) == masked(net),
+        _ => false,
+    })
+}
+
 /// Go's `time.Time.String()` of an RFC 3339 time as the daemon sends it:
 /// `2006-01-02 15:04:05.999999999 +0000 UTC` (fraction without trailing zeros; a
 /// `Z` time is UTC, another offset is named by the local zone when it is the local
@@ -399,6 +546,74 @@ pub fn go_time_string(rfc3339: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ipam_pools_are_checked_as_docker_checks_them() {
+        let none = BTreeMap::new();
+        let aux = BTreeMap::from([("a".to_string(), "10.9.0.5".to_string())]);
+        let pools = ipam_config(
+            &strings(&["10.9.0.0/24", "10.8.0.0/24"]),
+            &strings(&["10.8.0.128/25"]),
+            &strings(&["10.9.0.254"]),
+            &aux,
+        )
+        .unwrap();
+        assert_eq!(pools.len(), 2);
+        assert_eq!(pools[0].gateway, "10.9.0.254");
+        assert_eq!(pools[0].aux_address, Some(aux.clone()));
+        assert_eq!(pools[1].ip_range, "10.8.0.128/25");
+        let err = |s: &[&str], r: &[&str], g: &[&str], a: &BTreeMap<String, String>| {
+            ipam_config(&strings(s), &strings(r), &strings(g), a).unwrap_err()
+        };
+        assert_eq!(
+            err(
+                &["10.9.0.0/24"],
+                &[],
+                &[],
+                &BTreeMap::from([("a".into(), "10.8.0.5".into())])
+            ),
+            "no matching subnet for aux-address 10.8.0.5"
+        );
+        assert_eq!(
+            err(&[], &[], &["10.0.0.1"], &none),
+            "every ip-range or gateway must have a corresponding subnet"
+        );
+        assert_eq!(
+            err(&["10.0.0.0/16", "10.0.1.0/24"], &[], &[], &none),
+            "multiple overlapping subnet configuration is not supported"
+        );
+        assert_eq!(
+            err(&["10.0.0.0/24"], &[], &["10.0.1.1"], &none),
+            "no matching subnet for gateway 10.0.1.1"
+        );
+        assert_eq!(
+            err(
+                &["10.0.0.0/24", "10.1.0.0/24"],
+                &["10.0.0.0/25", "10.0.0.128/25"],
+                &[],
+                &none
+            ),
+            "cannot configure multiple ranges (10.0.0.128/25, 10.0.0.0/25) on the same subnet (10.0.0.0/24)"
+        );
+        assert_eq!(
+            err(&["10.0.0.0/24"], &["nope"], &[], &none),
+            "invalid CIDR address: nope"
+        );
+        assert_eq!(
+            err(&["bad"], &[], &["10.0.0.1"], &none),
+            "invalid subnet: invalid CIDR address: bad"
+        );
+        // IPv6 against IPv4 never matches.
+        assert!(!subnet_matches("10.0.0.0/8", "fd00::1").unwrap());
+        assert!(subnet_matches("fd00::/64", "fd00::1").unwrap());
+        assert!(subnet_matches("0.0.0.0/0", "1.2.3.4").unwrap());
+    }
+
     #[test]
     fn created_at_as_go_prints_it() {
         assert_eq!(

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use berth_client::types::container::{
-    BindOptions, Mount, PortBinding, ThrottleDevice, TmpfsOptions, Ulimit, VolumeDriver,
-    VolumeOptions, WeightDevice,
+    BindOptions, DeviceRequest, Mount, PortBinding, ThrottleDevice, TmpfsOptions, Ulimit,
+    VolumeDriver, VolumeOptions, WeightDevice,
 };
 
 /// docker's `RAMInBytes`: a number with an optional binary unit (`k`, `m`, `g`, `t`,
@@ -402,6 +402,88 @@ pub fn kv_map(items: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// One `--gpus` value as docker's `GpuOpts.Set` reads it: a CSV record of `all` or a
+/// count, or of `driver=`, `count=`, `device=` (IDs), `capabilities=` (`gpu` is
+/// added) and `options=` (itself CSV of `k=v`). Without a count or device IDs the
+/// count is 1; the capabilities default to `[[gpu]]`.
+pub fn gpu_request(value: &str) -> Result<DeviceRequest, String> {
+    // Go's csv reader finds no record in an empty input.
+    if value.is_empty() {
+        return Err("EOF".into());
+    }
+    let count = |s: &str| -> Result<i64, String> {
+        if s == "all" {
+            return Ok(-1);
+        }
+        s.parse::<i64>().map_err(|e| {
+            let why = if matches!(
+                e.kind(),
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+            ) {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            format!("invalid count ({s}): value must be either \"all\" or an integer: {why}")
+        })
+    };
+    let mut req = DeviceRequest::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for field in super::netopts::csv_fields(value)? {
+        let (key, val) = match field.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (field.as_str(), None),
+        };
+        if !seen.insert(key.to_string()) {
+            return Err(format!(
+                "gpu request key '{key}' can be specified only once"
+            ));
+        }
+        let Some(val) = val else {
+            seen.insert("count".to_string());
+            req.count = count(key)?;
+            continue;
+        };
+        match key {
+            "driver" => req.driver = val.to_string(),
+            "count" => req.count = count(val)?,
+            "device" => req.device_ids = Some(val.split(',').map(str::to_string).collect()),
+            "capabilities" => {
+                let mut caps: Vec<String> = val.split(',').map(str::to_string).collect();
+                caps.push("gpu".into());
+                req.capabilities = Some(vec![caps]);
+            }
+            "options" => {
+                let fields = if val.is_empty() {
+                    return Err("failed to read gpu options: EOF".into());
+                } else {
+                    super::netopts::csv_fields(val)
+                        .map_err(|e| format!("failed to read gpu options: {e}"))?
+                };
+                req.options = Some(kv_map(&fields));
+            }
+            _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+        }
+    }
+    if !seen.contains("count") && req.device_ids.is_none() {
+        req.count = 1;
+    }
+    req.options.get_or_insert_with(BTreeMap::new);
+    req.capabilities
+        .get_or_insert_with(|| vec![vec!["gpu".into()]]);
+    Ok(req)
+}
+
+/// Go's `strconv.ParseBool`, for boolean flags whose `--flag=false` must be seen (a
+/// flag given at all can matter, as `--tlsverify` does).
+pub fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+    }
+}
+
 /// An I/O error as Go words it (`no such file or directory`).
 pub fn io_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
@@ -413,6 +495,59 @@ pub fn io_text(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpu_requests_as_docker_reads_them() {
+        let all = gpu_request("all").unwrap();
+        assert_eq!(all.count, -1);
+        assert_eq!(all.capabilities, Some(vec![vec!["gpu".to_string()]]));
+        assert_eq!(all.options, Some(BTreeMap::new()));
+        assert_eq!(all.device_ids, None);
+        assert_eq!(gpu_request("driver=nvidia").unwrap().count, 1);
+        let r = gpu_request("\"device=1,2\",\"capabilities=compute,utility\"").unwrap();
+        assert_eq!(r.count, 0);
+        assert_eq!(r.device_ids, Some(vec!["1".to_string(), "2".to_string()]));
+        assert_eq!(
+            r.capabilities,
+            Some(vec![vec![
+                "compute".to_string(),
+                "utility".to_string(),
+                "gpu".to_string()
+            ]])
+        );
+        let r = gpu_request("count=2,\"options=a=b,c\"").unwrap();
+        assert_eq!(r.count, 2);
+        assert_eq!(
+            r.options,
+            Some(BTreeMap::from([
+                ("a".to_string(), "b".to_string()),
+                ("c".to_string(), String::new())
+            ]))
+        );
+        assert_eq!(
+            gpu_request("2,count=3").unwrap_err(),
+            "gpu request key 'count' can be specified only once"
+        );
+        assert_eq!(
+            gpu_request("two").unwrap_err(),
+            "invalid count (two): value must be either \"all\" or an integer: invalid syntax"
+        );
+        assert_eq!(
+            gpu_request("foo=bar").unwrap_err(),
+            "unexpected key 'foo' in 'foo=bar'"
+        );
+        assert_eq!(gpu_request("").unwrap_err(), "EOF");
+    }
+
+    #[test]
+    fn bools_are_go_bools() {
+        assert_eq!(go_bool("T"), Ok(true));
+        assert_eq!(go_bool("0"), Ok(false));
+        assert_eq!(
+            go_bool("yes").unwrap_err(),
+            "strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+    }
 
     #[test]
     fn sizes_are_binary() {

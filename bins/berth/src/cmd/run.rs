@@ -10,6 +10,7 @@
 use berth_client::types::container::CreateRequest;
 use clap::Args;
 
+use super::api_socket;
 use super::container_opts::{ContainerOpts, create_request};
 use super::streams::{self, StreamEnd, StreamOpts, Target};
 use super::{Ctx, outln, tty};
@@ -152,11 +153,12 @@ impl Drop for CidFile {
     }
 }
 
-/// Creates the container (docker's `createContainer`); returns its ID.
+/// Creates the container (docker's `createContainer`); returns its ID. With
+/// `--use-api-socket`, `req` gets the socket's mount (see [`api_socket`]).
 async fn create(
     ctx: &Ctx,
     o: &ContainerOpts,
-    req: &CreateRequest,
+    req: &mut CreateRequest,
     cmd: &str,
 ) -> Result<String, CliError> {
     if !matches!(o.pull.as_str(), "missing" | "always" | "never") {
@@ -170,8 +172,18 @@ async fn create(
         ));
     }
     let mut cid = CidFile::create(&o.cidfile).map_err(|e| create_failed(&e, cmd))?;
+    super::reference::parse_any_reference(&req.config.image).map_err(|e| create_failed(&e, cmd))?;
+    let creds = if o.use_api_socket {
+        let store =
+            crate::config::AuthStore::open(&ctx.config_dir).map_err(|e| create_failed(&e, cmd))?;
+        let env_auth = std::env::var("DOCKER_AUTH_CONFIG").ok();
+        api_socket::prepare(ctx.client.host(), req, env_auth.as_deref(), &store)
+            .map_err(|e| create_failed(&e, cmd))?
+    } else {
+        api_socket::Credentials::new()
+    };
+    let req = &*req;
     let image = &req.config.image;
-    super::reference::parse_any_reference(image).map_err(|e| create_failed(&e, cmd))?;
     let name = (!o.name.is_empty()).then_some(o.name.as_str());
     let platform = (!o.platform.is_empty()).then_some(o.platform.as_str());
     if o.pull == "always" {
@@ -202,9 +214,14 @@ async fn create(
     for w in resp.warnings.iter().flatten() {
         eprintln!("WARNING: {w}");
     }
-    if let Some(c) = cid.as_mut() {
-        c.write(&resp.id).map_err(|e| create_failed(&e, cmd))?;
+    let written = cid.as_mut().map_or(Ok(()), |c| c.write(&resp.id));
+    if !creds.is_empty() {
+        // After the ID file, as docker: a failed copy is the error reported.
+        api_socket::inject(ctx, &resp.id, &creds)
+            .await
+            .map_err(|e| create_failed(&e, cmd))?;
     }
+    written.map_err(|e| create_failed(&e, cmd))?;
     Ok(resp.id)
 }
 
@@ -232,9 +249,9 @@ pub async fn pull(
 
 pub async fn create_cmd(ctx: &Ctx, a: &CreateArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::Min(1))?;
-    let req = create_request(&a.opts, &a.args[0], &a.args[1..])
+    let mut req = create_request(&a.opts, &a.args[0], &a.args[1..])
         .map_err(|e| opts_error(ctx, &e, "create"))?;
-    let id = create(ctx, &a.opts, &req, "create").await?;
+    let id = create(ctx, &a.opts, &mut req, "create").await?;
     outln(&id);
     Ok(())
 }
@@ -261,7 +278,7 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> CliResult {
     }
     let (tty_on, attach_in, attach_out, attach_err) =
         (c.tty, c.attach_stdin, c.attach_stdout, c.attach_stderr);
-    let id = create(ctx, &a.opts, &req, "run").await?;
+    let id = create(ctx, &a.opts, &mut req, "run").await?;
     let attach = attach_in || attach_out || attach_err;
     if !attach {
         ctx.client

@@ -129,7 +129,9 @@ pub async fn run(ctx: &Ctx, a: &StatsArgs) -> CliResult {
             .container_list(&opts)
             .await?
             .into_iter()
-            .map(|c| c.id)
+            // docker names each listed container by its short ID (`Container`
+            // of `--format`); only containers given as arguments keep their name.
+            .map(|c| short_id(&c.id))
             .collect()
     } else {
         a.containers.clone()

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{Ctx, lifecycle::confirm, out, outln, parse_filters, ps};
 use crate::cli::Arity;
 use crate::error::{CliError, CliResult};
-use crate::fmt::{Format, object, tabwriter, units};
+use crate::fmt::{Format, goshape_system, object, tabwriter, units};
 
 /// `version` flags.
 #[derive(Debug, Args)]
@@ -21,55 +21,29 @@ pub struct VersionArgs {
     args: Vec<String>,
 }
 
-/// Go's architecture names.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        a => a,
-    }
-}
-
-/// The client half of `version`.
-fn client_version(api: &str) -> Value {
-    json!({
-        "Platform": {"Name": ""},
-        "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": api,
-        "DefaultAPIVersion": berth_client::CLIENT_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "",
-        "Os": "linux",
-        "Arch": go_arch(),
-        "BuildTime": "",
-        "Context": "default",
-    })
-}
-
 pub async fn version(ctx: &Ctx, a: &VersionArgs) -> CliResult {
     ctx.arity(a.args.len(), Arity::None)?;
+    // docker parses the template before it asks the daemon.
+    let tmpl = (a.format.as_deref().filter(|f| !f.is_empty()))
+        .map(|f| goshape_system::template("version", f))
+        .transpose()
+        .map_err(|e| CliError::with_code(e, 64))?;
     let server = ctx.client.get("/version").json::<Value>().await;
     let api = ctx
         .client
         .known_api_version()
         .unwrap_or(berth_client::CLIENT_API_VERSION)
         .to_string();
-    let client = client_version(&api);
-    if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        let mut data = json!({"Client": client, "Server": server.as_ref().ok()});
-        crate::fmt::add_go_names(&mut data, f);
-        let fmt = Format(f.to_string());
-        let compiled = fmt.parse()?;
-        let text = match &server {
-            Ok(_) => compiled.row(&data)?,
-            // docker prints what the template wrote and reports the daemon's error
-            // rather than the template's (which a missing Server causes).
-            Err(_) => compiled.row_partial(&data),
-        };
-        outln(&text);
-        return server.map(drop).map_err(CliError::from);
+    let client = goshape_system::client_version(Some(&api), &ctx.context.name);
+    if let Some(t) = tmpl {
+        let data = goshape_system::version_view(&client, server.as_ref().ok());
+        let (text, err) = goshape_system::execute(&t, &data, "system.versionInfo");
+        // docker writes through a tabwriter (min width 20, padding 1).
+        out(&tabwriter::format(&format!("{text}\n"), 20, 1));
+        // It reports the daemon's error rather than the template's (which a
+        // missing Server causes).
+        server.map_err(CliError::from)?;
+        return err.map_or(Ok(()), |e| Err(CliError::new(e)));
     }
     let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
     let mut text = String::from("Client:");
@@ -158,17 +132,12 @@ pub struct InfoArgs {
 pub async fn info(ctx: &Ctx, a: &InfoArgs, debug: bool) -> CliResult {
     ctx.arity(a.args.len(), Arity::None)?;
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        let mut v: Value = ctx.client.get("/info").json().await?;
-        crate::fmt::add_go_names(&mut v, f);
-        if let Some(m) = v.as_object_mut() {
-            m.insert("ClientInfo".into(), json!({"Debug": debug, "Context": "default", "Version": env!("CARGO_PKG_VERSION"), "Plugins": [], "Warnings": null}));
-        }
-        outln(&Format(f.to_string()).parse()?.row(&v)?);
-        return Ok(());
+        return info_format(ctx, f, debug).await;
     }
     out(&format!(
-        "Client:\n Version:    {}\n Context:    default\n Debug Mode: {debug}\n\nServer:\n",
-        env!("CARGO_PKG_VERSION")
+        "Client:\n Version:    {}\n Context:    {}\n Debug Mode: {debug}\n\nServer:\n",
+        env!("CARGO_PKG_VERSION"),
+        ctx.context.name
     ));
     let i: Info = match ctx.client.info().await {
         Ok(i) => i,
@@ -182,6 +151,32 @@ pub async fn info(ctx: &Ctx, a: &InfoArgs, debug: bool) -> CliResult {
         eprintln!("{w}");
     }
     Ok(())
+}
+
+/// `info --format`: the template over docker's `dockerInfo`, asking the daemon only
+/// when the template needs more than the client's half. An unreachable daemon
+/// leaves the daemon's half zero and fails the command after the output; another
+/// daemon error is printed and listed in `ServerErrors`.
+async fn info_format(ctx: &Ctx, f: &str, debug: bool) -> CliResult {
+    let mut client = goshape_system::client_version(None, &ctx.context.name);
+    client["Debug"] = debug.into();
+    client["Plugins"] = json!([]);
+    let (mut info, mut conn_err, mut server_errors) = (None, None, Vec::new());
+    if goshape_system::info_needs_server(f, &client) {
+        match ctx.client.get("/info").json::<Value>().await {
+            Ok(v) => info = Some(v),
+            Err(e @ berth_client::Error::Connect { .. }) => conn_err = Some(e.to_string()),
+            Err(e) => {
+                eprintln!("{e}");
+                server_errors.push(e.to_string());
+            }
+        }
+    }
+    let t = goshape_system::template("", f).map_err(|e| CliError::with_code(e, 64))?;
+    let data = goshape_system::info_view(info.as_ref(), &client, &server_errors);
+    let (text, err) = goshape_system::execute(&t, &data, "system.dockerInfo");
+    outln(&text);
+    crate::error::join_errors(conn_err.into_iter().chain(err).collect())
 }
 
 /// The server section of `docker info`.

@@ -6,7 +6,8 @@
 //! daemon's JSON into that typed value for the template engine.
 //!
 //! The types are those of the Engine API's Go module vendored by the docker CLI v28.2
-//! (`api/types/container`, `network`, `mount`, `storage`).
+//! (`api/types/container`, `network`, `mount`, `storage`); images are in
+//! `goshape_image`, `version` and `info` in `goshape_system`.
 
 use berth_gotmpl::{Data, Field as DataField, Nil};
 use serde_json::Value;
@@ -18,8 +19,15 @@ pub enum Shape {
     /// Any integer type.
     Int,
     Bool,
-    /// `time.Time` (its zero value encodes as `0001-01-01T00:00:00Z`).
+    /// `time.Time` (its zero value encodes as `0001-01-01T00:00:00Z`): encoded as
+    /// RFC 3339 with nanoseconds, printed by its `String` method.
     Time,
+    /// `time.Duration`: encoded as integer nanoseconds, printed as `1m30s`.
+    Duration,
+    /// A type whose `MarshalJSON` encodes it through a `map[string]any`
+    /// (`registry.ServiceConfig`): fields as `inner`'s, JSON keys sorted at every
+    /// level.
+    Sorted(&'static Shape),
     /// A pointer: `null` when absent.
     Ptr(&'static Shape),
     /// A slice: `null` when absent.
@@ -28,7 +36,7 @@ pub enum Shape {
     Array(usize, &'static Shape),
     /// A map with string keys: `null` when absent, keys sorted.
     Map(&'static Shape),
-    /// A struct: its fields in declaration order, embedded structs' fields inlined.
+    /// A struct: its fields in declaration order, the groups one after the other.
     Struct(&'static [&'static [Field]]),
     /// Something not modelled (`interface{}`, descriptors): the JSON as it came.
     Any,
@@ -44,19 +52,26 @@ pub struct Field {
     pub shape: &'static Shape,
     /// `json:",omitempty"`.
     pub omit_empty: bool,
+    /// An embedded struct (`go` is its type's name): its fields are read from the
+    /// same JSON object, encoded inline, and reached from the outer struct.
+    pub embedded: bool,
 }
 
-const fn f(name: &'static str, shape: &'static Shape) -> Field {
+/// The JSON key of a field encoding/json never writes (`json:"-"`).
+pub(crate) const NOT_ENCODED: &str = "-";
+
+pub(crate) const fn f(name: &'static str, shape: &'static Shape) -> Field {
     Field {
         go: name,
         json: name,
         shape,
         omit_empty: false,
+        embedded: false,
     }
 }
 
 /// An `omitempty` field.
-const fn o(name: &'static str, shape: &'static Shape) -> Field {
+pub(crate) const fn o(name: &'static str, shape: &'static Shape) -> Field {
     Field {
         omit_empty: true,
         ..f(name, shape)
@@ -64,20 +79,42 @@ const fn o(name: &'static str, shape: &'static Shape) -> Field {
 }
 
 /// A field whose Go name differs from its JSON key.
-const fn g(go: &'static str, json: &'static str, shape: &'static Shape) -> Field {
+pub(crate) const fn g(go: &'static str, json: &'static str, shape: &'static Shape) -> Field {
     Field {
-        go,
         json,
-        shape,
-        omit_empty: false,
+        ..f(go, shape)
     }
 }
 
-use Shape::{Any, Bool, Int, Str, Time};
+/// An `omitempty` field whose Go name differs from its JSON key.
+pub(crate) const fn og(go: &'static str, json: &'static str, shape: &'static Shape) -> Field {
+    Field {
+        json,
+        ..o(go, shape)
+    }
+}
 
-const STRS: &Shape = &Shape::List(&Str);
-const STR_MAP: &Shape = &Shape::Map(&Str);
-const EMPTY_STRUCT_MAP: &Shape = &Shape::Map(&Shape::Struct(&[]));
+/// A field encoding/json never writes (`json:"-"`); templates still see it.
+pub(crate) const fn n(name: &'static str, shape: &'static Shape) -> Field {
+    Field {
+        json: NOT_ENCODED,
+        ..f(name, shape)
+    }
+}
+
+/// An embedded struct (or pointer to one) of type `name`.
+pub(crate) const fn e(name: &'static str, shape: &'static Shape) -> Field {
+    Field {
+        embedded: true,
+        ..f(name, shape)
+    }
+}
+
+use Shape::{Any, Bool, Duration, Int, Str, Time};
+
+pub(crate) const STRS: &Shape = &Shape::List(&Str);
+pub(crate) const STR_MAP: &Shape = &Shape::Map(&Str);
+pub(crate) const EMPTY_STRUCT_MAP: &Shape = &Shape::Map(&Shape::Struct(&[]));
 const PORT_MAP: &Shape = &Shape::Map(&Shape::List(&Shape::Struct(&[&[
     g("HostIP", "HostIp", &Str),
     f("HostPort", &Str),
@@ -114,16 +151,18 @@ const STATE: &[Field] = &[
     o("Health", &Shape::Ptr(&Shape::Struct(&[HEALTH]))),
 ];
 
-const HEALTH_CONFIG: &[Field] = &[
+/// `container.HealthConfig` (also the image spec's `HealthcheckConfig`).
+pub(crate) const HEALTH_CONFIG: &[Field] = &[
     o("Test", STRS),
-    o("Interval", &Int),
-    o("Timeout", &Int),
-    o("StartPeriod", &Int),
-    o("StartInterval", &Int),
+    o("Interval", &Duration),
+    o("Timeout", &Duration),
+    o("StartPeriod", &Duration),
+    o("StartInterval", &Duration),
     o("Retries", &Int),
 ];
 
-const CONFIG: &[Field] = &[
+/// `container.Config`.
+pub(crate) const CONFIG: &[Field] = &[
     f("Hostname", &Str),
     f("Domainname", &Str),
     f("User", &Str),
@@ -339,6 +378,21 @@ const ENDPOINT: &[Field] = &[
 ];
 
 const NETWORK_SETTINGS: &[Field] = &[
+    e(
+        "NetworkSettingsBase",
+        &Shape::Struct(&[NETWORK_SETTINGS_BASE]),
+    ),
+    e(
+        "DefaultNetworkSettings",
+        &Shape::Struct(&[DEFAULT_NETWORK_SETTINGS]),
+    ),
+    f(
+        "Networks",
+        &Shape::Map(&Shape::Ptr(&Shape::Struct(&[ENDPOINT]))),
+    ),
+];
+
+const NETWORK_SETTINGS_BASE: &[Field] = &[
     f("Bridge", &Str),
     f("SandboxID", &Str),
     f("SandboxKey", &Str),
@@ -348,6 +402,9 @@ const NETWORK_SETTINGS: &[Field] = &[
     f("LinkLocalIPv6PrefixLen", &Int),
     f("SecondaryIPAddresses", ADDRESSES),
     f("SecondaryIPv6Addresses", ADDRESSES),
+];
+
+const DEFAULT_NETWORK_SETTINGS: &[Field] = &[
     f("EndpointID", &Str),
     f("Gateway", &Str),
     f("GlobalIPv6Address", &Str),
@@ -356,10 +413,6 @@ const NETWORK_SETTINGS: &[Field] = &[
     f("IPPrefixLen", &Int),
     f("IPv6Gateway", &Str),
     f("MacAddress", &Str),
-    f(
-        "Networks",
-        &Shape::Map(&Shape::Ptr(&Shape::Struct(&[ENDPOINT]))),
-    ),
 ];
 
 const MOUNT_POINT: &[Field] = &[
@@ -375,6 +428,20 @@ const MOUNT_POINT: &[Field] = &[
 
 /// `container.InspectResponse` (`GET /containers/{id}/json`).
 pub const CONTAINER: Shape = Shape::Struct(&[&[
+    e(
+        "ContainerJSONBase",
+        &Shape::Ptr(&Shape::Struct(&[CONTAINER_BASE])),
+    ),
+    f("Mounts", &Shape::List(&Shape::Struct(&[MOUNT_POINT]))),
+    f("Config", &Shape::Ptr(&Shape::Struct(&[CONFIG]))),
+    f(
+        "NetworkSettings",
+        &Shape::Ptr(&Shape::Struct(&[NETWORK_SETTINGS])),
+    ),
+    o("ImageManifestDescriptor", &Shape::Ptr(&Any)),
+]]);
+
+const CONTAINER_BASE: &[Field] = &[
     g("ID", "Id", &Str),
     f("Created", &Str),
     f("Path", &Str),
@@ -397,7 +464,7 @@ pub const CONTAINER: Shape = Shape::Struct(&[&[
         "HostConfig",
         &Shape::Ptr(&Shape::Struct(&[
             HOST_CONFIG_HEAD,
-            RESOURCES,
+            &[e("Resources", &Shape::Struct(&[RESOURCES]))],
             HOST_CONFIG_TAIL,
         ])),
     ),
@@ -407,14 +474,7 @@ pub const CONTAINER: Shape = Shape::Struct(&[&[
     ),
     o("SizeRw", &Shape::Ptr(&Int)),
     o("SizeRootFs", &Shape::Ptr(&Int)),
-    f("Mounts", &Shape::List(&Shape::Struct(&[MOUNT_POINT]))),
-    f("Config", &Shape::Ptr(&Shape::Struct(&[CONFIG]))),
-    f(
-        "NetworkSettings",
-        &Shape::Ptr(&Shape::Struct(&[NETWORK_SETTINGS])),
-    ),
-    o("ImageManifestDescriptor", &Shape::Ptr(&Any)),
-]]);
+];
 
 /// `network.Inspect` (`GET /networks/{id}`).
 pub const NETWORK: Shape = Shape::Struct(&[&[
@@ -437,12 +497,7 @@ pub const NETWORK: Shape = Shape::Struct(&[&[
                     o("Subnet", &Str),
                     o("IPRange", &Str),
                     o("Gateway", &Str),
-                    Field {
-                        go: "AuxAddress",
-                        json: "AuxiliaryAddresses",
-                        shape: STR_MAP,
-                        omit_empty: true,
-                    },
+                    og("AuxAddress", "AuxiliaryAddresses", STR_MAP),
                 ]])),
             ),
         ]]),
@@ -475,10 +530,26 @@ pub const NETWORK: Shape = Shape::Struct(&[&[
 /// type makes of it (unknown keys dropped, missing fields zero), seen by a template.
 pub fn reshape(v: &Value, shape: &Shape) -> Data {
     match shape {
-        Shape::Str | Shape::Int | Shape::Bool | Shape::Time => match v {
+        Shape::Str | Shape::Int | Shape::Bool => match v {
             Value::Null => zero(shape),
             v => Data::Json(v.clone()),
         },
+        Shape::Time => match v.as_str() {
+            Some(t) => time_data(t),
+            None => zero(shape),
+        },
+        Shape::Duration => match v.as_i64() {
+            Some(n) => duration_data(n),
+            None => zero(shape),
+        },
+        Shape::Sorted(inner) => {
+            let value = reshape(v, inner);
+            Data::Custom {
+                json: Some(value.to_json()),
+                value: Box::new(value),
+                text: None,
+            }
+        }
         Shape::Any => Data::Json(v.clone()),
         Shape::Ptr(inner) => match v {
             Value::Null => zero(shape),
@@ -504,14 +575,19 @@ pub fn reshape(v: &Value, shape: &Shape) -> Data {
                     .flat_map(|g| g.iter())
                     .map(|field| {
                         let value = match obj.and_then(|m| m.get(field.json)) {
+                            // An embedded struct reads the same object.
+                            _ if field.embedded => reshape(v, field.shape),
+                            _ if field.json == NOT_ENCODED => zero(field.shape),
                             Some(x) => reshape(x, field.shape),
                             None => zero(field.shape),
                         };
-                        let omitted = field.omit_empty && is_empty(&value, field.shape);
+                        let omitted = field.json == NOT_ENCODED
+                            || field.omit_empty && is_empty(&value, field.shape);
                         DataField {
                             name: field.go.to_string(),
                             json: (!omitted).then(|| field.json.to_string()),
                             value,
+                            embedded: field.embedded,
                         }
                     })
                     .collect(),
@@ -526,7 +602,9 @@ fn zero(shape: &Shape) -> Data {
         Shape::Str => Data::Json(Value::from("")),
         Shape::Int => Data::Json(Value::from(0)),
         Shape::Bool => Data::Json(Value::from(false)),
-        Shape::Time => Data::Json(Value::from("0001-01-01T00:00:00Z")),
+        Shape::Time => time_data("0001-01-01T00:00:00Z"),
+        Shape::Duration => duration_data(0),
+        Shape::Sorted(_) => reshape(&Value::Null, shape),
         Shape::Array(n, inner) => Data::List((0..*n).map(|_| zero(inner)).collect()),
         Shape::Struct(_) => reshape(&Value::Null, shape),
         Shape::Ptr(_) => Data::Nil(Nil::Pointer),
@@ -540,7 +618,8 @@ fn zero(shape: &Shape) -> Data {
 /// slice or map. A struct (and a `time.Time`) never is.
 fn is_empty(d: &Data, shape: &Shape) -> bool {
     match (shape, d) {
-        (Shape::Struct(_) | Shape::Time, _) => false,
+        (Shape::Struct(_) | Shape::Time | Shape::Sorted(_), _) => false,
+        (Shape::Duration, Data::Custom { value, .. }) => is_empty(value, &Shape::Int),
         (_, Data::Json(Value::Null) | Data::Nil(_)) => true,
         (Shape::Ptr(_), _) => false,
         (_, Data::Json(Value::Bool(b))) => !b,
@@ -550,8 +629,90 @@ fn is_empty(d: &Data, shape: &Shape) -> bool {
         (_, Data::Json(Value::Object(m))) => m.is_empty(),
         (_, Data::List(l)) => l.is_empty(),
         (_, Data::Map(m)) => m.is_empty(),
-        (_, Data::Struct(_)) => false,
+        (_, Data::Struct(_) | Data::Custom { .. }) => false,
     }
+}
+
+/// A `time.Time` from its RFC 3339 text: encoded as Go re-encodes it (`Z` for a
+/// zero offset, no trailing zeros in the fraction), printed as `String` prints it.
+/// Text that is no RFC 3339 time stays as it came.
+fn time_data(rfc3339: &str) -> Data {
+    let json = match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(_) => {
+            let s = crate::cmd::network::go_time_string(rfc3339);
+            // `2006-01-02 15:04:05.999 -0700 MST` back into RFC 3339.
+            let mut parts = s.splitn(4, ' ');
+            let (date, time, off) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
+            let zone = match off {
+                "+0000" | "-0000" => "Z".to_string(),
+                o if o.len() == 5 => format!("{}:{}", &o[..3], &o[3..]),
+                _ => String::new(),
+            };
+            format!("{date}T{time}{zone}")
+        }
+        Err(_) => rfc3339.to_string(),
+    };
+    Data::Custom {
+        value: Box::new(Data::Json(Value::from(json.clone()))),
+        text: Some(crate::cmd::network::go_time_string(rfc3339)),
+        json: Some(Value::from(json)),
+    }
+}
+
+/// A `time.Duration` of `nanos`.
+fn duration_data(nanos: i64) -> Data {
+    Data::Custom {
+        value: Box::new(Data::Json(Value::from(nanos))),
+        json: None,
+        text: Some(go_duration(nanos)),
+    }
+}
+
+/// Go's `time.Duration.String`: `1h2m3.5s`, `1.5ms`, `0s`.
+pub fn go_duration(nanos: i64) -> String {
+    // The fraction of `v` below 10^prec, without trailing zeros, and the rest.
+    fn frac(v: u64, prec: u32) -> (String, u64) {
+        let unit = 10u64.pow(prec);
+        let digits = format!("{:0width$}", v % unit, width = prec as usize);
+        let digits = digits.trim_end_matches('0');
+        let f = if digits.is_empty() {
+            String::new()
+        } else {
+            format!(".{digits}")
+        };
+        (f, v / unit)
+    }
+    let u = nanos.unsigned_abs();
+    let sign = if nanos < 0 { "-" } else { "" };
+    if u == 0 {
+        return "0s".into();
+    }
+    if u < 1_000_000_000 {
+        let (prec, unit) = if u < 1_000 {
+            (0, "ns")
+        } else if u < 1_000_000 {
+            (3, "µs")
+        } else {
+            (6, "ms")
+        };
+        let (f, whole) = frac(u, prec);
+        return format!("{sign}{whole}{f}{unit}");
+    }
+    let (f, secs) = frac(u, 9);
+    let mut out = format!("{}{f}s", secs % 60);
+    let mins = secs / 60;
+    if mins > 0 {
+        out = format!("{}m{out}", mins % 60);
+        let hours = mins / 60;
+        if hours > 0 {
+            out = format!("{hours}h{out}");
+        }
+    }
+    format!("{sign}{out}")
 }
 
 #[cfg(test)]
@@ -579,6 +740,22 @@ mod tests {
             render("{{.ID}} {{.State.Health}}", &v, &CONTAINER),
             "abc <nil>"
         );
+    }
+
+    #[test]
+    fn durations_as_go_prints_them() {
+        for (n, s) in [
+            (0, "0s"),
+            (999, "999ns"),
+            (1_500, "1.5µs"),
+            (1_500_000, "1.5ms"),
+            (30_000_000_000, "30s"),
+            (90_500_000_000, "1m30.5s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (-2_000_000, "-2ms"),
+        ] {
+            assert_eq!(go_duration(n), s);
+        }
     }
 
     #[test]

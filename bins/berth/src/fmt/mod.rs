@@ -5,6 +5,8 @@
 //! (all strings, already formatted).
 
 pub mod goshape;
+pub mod goshape_image;
+pub mod goshape_system;
 pub mod tabwriter;
 pub mod template;
 pub mod units;
@@ -120,18 +122,6 @@ impl Compiled {
             }
         }
         Ok(s)
-    }
-
-    /// One row as far as it executes: what a failing template wrote before its error,
-    /// as Go's writer keeps it (docker prints that much of `version --format` when the
-    /// daemon is unreachable).
-    pub fn row_partial(&self, row: &Value) -> String {
-        if self.whole_json {
-            return go_json(row);
-        }
-        let mut s = String::new();
-        let _ = self.tmpl.execute(row, &mut s);
-        s
     }
 
     /// All rows, each followed by a newline; a table gets its header and alignment.

@@ -10,6 +10,8 @@
 mod archives;
 mod build;
 mod build_remote;
+mod flags;
+mod goviews;
 mod harness;
 mod help;
 mod lifecycle;
@@ -17,5 +19,6 @@ mod netvol;
 mod outputs;
 mod pty;
 mod registry;
+mod rootcmds;
 mod streams;
 mod tls;

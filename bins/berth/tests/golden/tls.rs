@@ -3,7 +3,10 @@
 //! environment (`DOCKER_HOST` + `DOCKER_TLS_VERIFY` + `DOCKER_CERT_PATH`, the defaults
 //! of the configuration directory, `--tls` alone), streams included, and the failures
 //! (unknown CA, no client certificate, a plain-HTTP daemon, no TLS for a TLS daemon,
-//! missing or bad material) with docker's messages and statuses. The PKI is `testkit::pki`'s.
+//! missing or bad material) with docker's messages and statuses; the flags' values as
+//! docker reads them (`--tlsverify=false` still TLS, `--tls=false` over `DOCKER_TLS`,
+//! `--tlscacert ""` for the system's roots, no file at all for plain HTTP). The PKI is
+//! `testkit::pki`'s.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -115,6 +118,9 @@ fn cli(
         "DOCKER_TLS_VERIFY",
         "DOCKER_CERT_PATH",
         "DOCKER_API_VERSION",
+        // The system's roots come from the default bundle unless a test says otherwise.
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
     ] {
         c.env_remove(k);
     }
@@ -439,6 +445,110 @@ fn tls_failures_match_docker() {
 }
 
 #[test]
+fn tls_flag_values_match_docker() {
+    if !can_run() {
+        return;
+    }
+    let pki = Pki::make();
+    let tcp = format!("tcp://127.0.0.1:{}", free_port());
+    let d = daemon(&pki, &tcp, true);
+    let no_roots = tempfile::tempdir().expect("create empty roots dir");
+    let files = [
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client-key.pem"),
+        pki.path("other-ca.pem"),
+        no_roots.path().display().to_string(),
+        no_roots.path().join("none.pem").display().to_string(),
+    ];
+    let [ca, cert, key, other, empty_dir, missing] = files.each_ref().map(String::as_str);
+    let tcp = tcp.as_str();
+    let version = ["version", "--format", "{{.Server.Os}}"];
+    let trust_ca = [("SSL_CERT_FILE", ca)];
+    let trust_nothing = [("SSL_CERT_FILE", missing), ("SSL_CERT_DIR", empty_dir)];
+    let verify_env = [("DOCKER_TLS_VERIFY", "1")];
+    let tls_env = [("DOCKER_TLS", "1")];
+    let pair = ["--tlscert", cert, "--tlskey", key];
+    let served: Vec<(Vec<&str>, Vars)> = vec![
+        // Given at all, --tlsverify turns TLS on; false, nothing is verified (the CA
+        // here signed nothing), whatever DOCKER_TLS_VERIFY says.
+        (
+            with(
+                &["-H", tcp, "--tlsverify=false", "--tlscacert", other],
+                &pair,
+            ),
+            &[],
+        ),
+        (
+            with(&["-H", tcp, "--tlsverify=0", "--tlscacert", other], &pair),
+            &verify_env,
+        ),
+        // --tls=false does not undo --tlsverify.
+        (
+            with(
+                &["-H", tcp, "--tls=false", "--tlsverify", "--tlscacert", ca],
+                &pair,
+            ),
+            &[],
+        ),
+        // No CA: the system's roots, here the test's CA through SSL_CERT_FILE.
+        (
+            with(&["-H", tcp, "--tlsverify", "--tlscacert", ""], &pair),
+            &trust_ca,
+        ),
+    ];
+    for (args, env) in &served {
+        let s = same(&d, &with(args, &version), env, None);
+        assert_eq!(
+            (s.code, s.stdout.as_str()),
+            (Some(0), "linux\n"),
+            "{args:?} {env:?}"
+        );
+    }
+    let refused: Vec<(Vec<&str>, Vars, &str)> = vec![
+        // The system's roots do not hold the test's CA, and an empty store holds
+        // nothing.
+        (
+            with(&["-H", tcp, "--tlsverify", "--tlscacert", ""], &pair),
+            &[],
+            "x509: certificate signed by unknown authority",
+        ),
+        (
+            with(&["-H", tcp, "--tlsverify", "--tlscacert", ""], &pair),
+            &trust_nothing,
+            "x509: certificate signed by unknown authority",
+        ),
+        // --tls=false overrides DOCKER_TLS: plain HTTP to a TLS daemon.
+        (
+            vec!["-H", tcp, "--tls=false"],
+            &tls_env,
+            "* Are you trying to connect to a TLS-enabled daemon without TLS?",
+        ),
+        // Verified with no file at all, docker's client speaks plain HTTP.
+        (
+            vec![
+                "-H",
+                tcp,
+                "--tlsverify",
+                "--tlscacert",
+                "",
+                "--tlscert",
+                "",
+                "--tlskey",
+                "",
+            ],
+            &[],
+            "* Are you trying to connect to a TLS-enabled daemon without TLS?",
+        ),
+    ];
+    for (args, env, needle) in &refused {
+        let s = same(&d, &with(args, &version), env, None);
+        assert_eq!(s.code, Some(1), "{args:?} {env:?}: {s:?}");
+        assert!(s.stderr.contains(needle), "{needle:?} in {s:?}");
+    }
+}
+
+#[test]
 fn tls_to_a_plain_daemon_matches_docker() {
     if !can_run() {
         return;
@@ -475,14 +585,34 @@ fn tls_to_a_plain_daemon_matches_docker() {
             "{s:?}"
         );
     }
-    // The plain socket itself serves both.
-    let s = same(
-        &d,
-        &["-H", tcp, "version", "--format", "{{.Server.Os}}"],
-        &[],
-        None,
-    );
-    assert_eq!(s.stdout, "linux\n");
+    // The plain socket itself serves both, and so does TLS that is to be verified
+    // but names no file (an empty certificate directory without a CA flag).
+    let no_certs = tempfile::tempdir().expect("create empty cert dir");
+    let no_certs = no_certs.path().display().to_string();
+    let plain: [(&[&str], Vars); 3] = [
+        (&["-H", tcp], &[]),
+        (
+            &["-H", tcp, "--tlsverify", "--tlscacert", ""],
+            &[("DOCKER_CERT_PATH", &no_certs)],
+        ),
+        (
+            &["--tlsverify", "--tlscacert=", "--tlscert=", "--tlskey="],
+            &[("DOCKER_HOST", tcp)],
+        ),
+    ];
+    for (prefix, env) in plain {
+        let s = same(
+            &d,
+            &with(prefix, &["version", "--format", "{{.Server.Os}}"]),
+            env,
+            None,
+        );
+        assert_eq!(
+            (s.code, s.stdout.as_str()),
+            (Some(0), "linux\n"),
+            "{prefix:?}"
+        );
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod images;
 pub mod networks;
 pub mod system;
+pub mod unsupported;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -111,9 +112,8 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::VolumePrune => volumes::prune(daemon, &call).await,
         Route::VolumeInspect(name) => volumes::inspect(daemon, &name),
         Route::VolumeRemove(name) => volumes::remove(daemon, &name, &call),
-        Route::PluginInspect(name) => {
-            Err(ApiError::not_found(format!("plugin \"{name}\" not found")))
-        }
+        Route::Plugin(r) => unsupported::plugin(r, &call),
+        Route::Swarm(r) => unsupported::swarm(r, &call),
     }
 }
 

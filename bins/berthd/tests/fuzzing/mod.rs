@@ -22,7 +22,7 @@ use berthd::events_filter::{EventFilter, parse_timestamp};
 use berthd::handlers::{attach_ws, build, containers, exec, filters, networks, volumes};
 use berthd::hijack::DetachKeys;
 use berthd::query::Query;
-use berthd::router::{self, Route};
+use berthd::router::{self, PluginRoute, Route};
 use http::{Method, StatusCode, Uri};
 use serde::Serialize;
 
@@ -119,7 +119,12 @@ fn check_route(r: &Route) {
         | Route::ExecStart(n)
         | Route::ExecResize(n)
         | Route::ExecInspect(n)
-        | Route::PluginInspect(n)
+        | Route::Plugin(
+            PluginRoute::Inspect(n)
+            | PluginRoute::Enable(n)
+            | PluginRoute::Upgrade(n)
+            | PluginRoute::Other(n),
+        )
         | Route::VolumeInspect(n)
         | Route::VolumeRemove(n)
         | Route::NetworkInspect(n)

@@ -160,6 +160,15 @@ pub enum Error {
     InvalidConfig { message: String },
     #[error("No command specified")]
     NoCommand,
+    /// A device request (`--gpus`) that no device driver serves: berth has none,
+    /// like a dockerd without the NVIDIA hook. dockerd fails the start with this
+    /// (its createSpec error, wrapped as a system error: 500); `capabilities` is
+    /// Go's `%v` of the request's OR-list of AND-lists (`[[gpu]]`).
+    #[error("could not select device driver {driver:?} with capabilities: {capabilities}")]
+    NoDeviceDriver {
+        driver: String,
+        capabilities: String,
+    },
     #[error("Unknown runtime specified {name}")]
     UnknownRuntime { name: String },
     #[error("Invalid signal: {value}")]
@@ -376,7 +385,8 @@ impl Error {
             | Error::RecordParse { .. }
             | Error::RecordMismatch { .. }
             | Error::Command { .. }
-            | Error::CommandFailed { .. } => Internal,
+            | Error::CommandFailed { .. }
+            | Error::NoDeviceDriver { .. } => Internal,
         }
     }
 

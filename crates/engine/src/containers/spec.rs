@@ -227,6 +227,7 @@ pub fn write_bundle(
     rootfs: &Path,
     bundle: &Path,
 ) -> Result<(), Error> {
+    check_device_requests(&rec.host_config)?;
     prepare_mounts(engine, rec, rootfs)?;
     let input = spec_input(engine, rec, rootfs)?;
     let spec = oci::build_spec(&input).map_err(|source| Error::Spec {
@@ -242,6 +243,26 @@ pub fn write_bundle(
         path,
         source,
     })
+}
+
+/// dockerd's device selection for `HostConfig.DeviceRequests`: each request needs a
+/// registered driver matching its capabilities. berth registers none (dockerd has
+/// NVIDIA's only when `nvidia-container-runtime-hook` is installed, and AMD's or
+/// CDI's only in later releases), so the first request fails the start.
+fn check_device_requests(h: &berth_api_types::container::HostConfig) -> Result<(), Error> {
+    let Some(req) = h.resources.device_requests.iter().flatten().next() else {
+        return Ok(());
+    };
+    Err(Error::NoDeviceDriver {
+        driver: req.driver.clone(),
+        capabilities: go_list_of_lists(req.capabilities.as_deref().unwrap_or_default()),
+    })
+}
+
+/// Go's `%v` of a `[][]string`: `[[a b] [c]]`.
+fn go_list_of_lists(v: &[Vec<String>]) -> String {
+    let inner: Vec<String> = v.iter().map(|l| format!("[{}]", l.join(" "))).collect();
+    format!("[{}]", inner.join(" "))
 }
 
 /// `--blkio-weight-device` entries as (path, weight).
@@ -340,6 +361,27 @@ pub fn update_resources(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_requests_name_driver_and_capabilities_as_dockerd() {
+        assert_eq!(go_list_of_lists(&[]), "[]");
+        let caps = vec![vec!["gpu".to_string()], vec!["a".into(), "gpu".into()]];
+        assert_eq!(go_list_of_lists(&caps), "[[gpu] [a gpu]]");
+        let mut h = berth_api_types::container::HostConfig::default();
+        assert!(check_device_requests(&h).is_ok());
+        h.resources.device_requests = Some(vec![berth_api_types::container::DeviceRequest {
+            driver: "nvidia".into(),
+            count: -1,
+            capabilities: Some(vec![vec!["gpu".into()]]),
+            ..Default::default()
+        }]);
+        let e = check_device_requests(&h).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "could not select device driver \"nvidia\" with capabilities: [[gpu]]"
+        );
+        assert_eq!(e.kind(), crate::ErrorKind::Internal);
+    }
 
     #[test]
     fn update_resources_sets_only_given_fields() {

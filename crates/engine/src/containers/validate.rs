@@ -86,7 +86,13 @@ pub fn host_config(h: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Err
     if let Some((_, field)) = zero_checks.iter().find(|(zero, _)| !zero) {
         return Err(unsupported(field));
     }
-    if let Some(field) = unsupported_resource(&h.resources) {
+    // Device requests (`--gpus`) pass create and fail at start, as on a dockerd
+    // without a device driver for them (see `spec::check_device_requests`).
+    let without_device_requests = Resources {
+        device_requests: None,
+        ..h.resources.clone()
+    };
+    if let Some(field) = unsupported_resource(&without_device_requests) {
         return Err(unsupported(field));
     }
     // dockerd checks `--mount`s first (a bind's source must exist); the

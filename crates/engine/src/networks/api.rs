@@ -22,6 +22,49 @@ const FILTERS: &[&str] = &["dangling", "driver", "id", "label", "name", "scope",
 /// Filters of network list and prune.
 pub type ListFilters = Filters;
 
+/// API 1.48's gateway priority (`--gw-priority`), which the docker CLI sends to any
+/// daemon: berth speaks API 1.41, where the first network gives the default route,
+/// and refuses a priority rather than ignore it.
+fn check_gw_priority(s: &EndpointSettings) -> Result<(), Error> {
+    if s.gw_priority != 0 {
+        return Err(Error::Invalid(
+            "gateway priorities (GwPriority) are not supported by berth".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The fields of a network create that berth does not implement, refused (400)
+/// rather than ignored: config-only networks and networks made from one, auxiliary
+/// addresses, and IPv4 turned off (API 1.47's `EnableIPv4`, which the docker CLI
+/// sends when `--ipv4` is given; true is what berth does anyway).
+fn check_create_unsupported(req: &NetworkCreateRequest) -> Result<(), Error> {
+    let unsupported =
+        |what: &str| Err(Error::Invalid(format!("{what} are not supported by berth")));
+    if req.config_only {
+        return unsupported("config-only networks (ConfigOnly)");
+    }
+    if req
+        .config_from
+        .as_ref()
+        .is_some_and(|c| !c.network.is_empty())
+    {
+        return unsupported("networks configured from a config-only network (ConfigFrom)");
+    }
+    let configs = req.ipam.as_ref().and_then(|i| i.config.as_ref());
+    if configs
+        .into_iter()
+        .flatten()
+        .any(|c| c.aux_address.as_ref().is_some_and(|a| !a.is_empty()))
+    {
+        return unsupported("auxiliary addresses (AuxiliaryAddresses)");
+    }
+    if req.enable_ipv4 == Some(false) {
+        return unsupported("networks without IPv4 (EnableIPv4 false)");
+    }
+    Ok(())
+}
+
 fn filter_error(e: FiltersError) -> Error {
     Error::Invalid(e.to_string())
 }
@@ -53,6 +96,9 @@ impl Engine {
         let requested = nc
             .and_then(|n| n.endpoints_config.clone())
             .unwrap_or_default();
+        for s in requested.values() {
+            check_gw_priority(s)?;
+        }
         let mut out = BTreeMap::new();
         if mode.starts_with("container:") {
             return Ok(out);
@@ -119,6 +165,7 @@ impl Engine {
                 "IPv6 networks are not supported by berth".to_string(),
             ));
         }
+        check_create_unsupported(&req)?;
         let ipam_req = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam_req.driver.as_str(), "" | "default") {
             return Err(Error::Invalid(format!(
@@ -481,6 +528,7 @@ impl Engine {
             }));
         }
         let mut settings = req.endpoint_config.unwrap_or_default();
+        check_gw_priority(&settings).map_err(CErr::Network)?;
         settings.network_id = net.id.clone();
         if net.predefined
             && net.name == "bridge"
@@ -547,5 +595,78 @@ impl Engine {
         })?;
         self.network_event(&net, "disconnect", Some(&c.id));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_create_fields_are_refused_not_ignored() {
+        let msg = |r: NetworkCreateRequest| match check_create_unsupported(&r) {
+            Err(e) => e.to_string(),
+            Ok(()) => String::new(),
+        };
+        // What the docker CLI sends without those flags passes.
+        let plain = NetworkCreateRequest {
+            name: "n".into(),
+            enable_ipv4: Some(true),
+            config_from: None,
+            ..Default::default()
+        };
+        assert_eq!(msg(plain.clone()), "");
+        assert!(
+            msg(NetworkCreateRequest {
+                config_only: true,
+                ..plain.clone()
+            })
+            .contains("config-only networks (ConfigOnly)")
+        );
+        assert!(
+            msg(NetworkCreateRequest {
+                config_from: Some(ConfigReference {
+                    network: "base".into()
+                }),
+                ..plain.clone()
+            })
+            .contains("(ConfigFrom) are not supported by berth")
+        );
+        assert!(
+            msg(NetworkCreateRequest {
+                enable_ipv4: Some(false),
+                ..plain.clone()
+            })
+            .contains("EnableIPv4 false")
+        );
+        let aux = NetworkCreateRequest {
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: "10.9.0.0/24".into(),
+                    aux_address: Some(BTreeMap::from([("a".into(), "10.9.0.5".into())])),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..plain
+        };
+        assert_eq!(
+            msg(aux),
+            "auxiliary addresses (AuxiliaryAddresses) are not supported by berth"
+        );
+    }
+
+    #[test]
+    fn a_gateway_priority_is_refused() {
+        assert!(check_gw_priority(&EndpointSettings::default()).is_ok());
+        let e = check_gw_priority(&EndpointSettings {
+            gw_priority: -1,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "gateway priorities (GwPriority) are not supported by berth"
+        );
     }
 }

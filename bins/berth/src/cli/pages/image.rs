@@ -27,10 +27,9 @@ pub(super) const PAGES: &[Page] = &[
         ]],
     },
     Page {
-        paths: &["image build", "build"],
+        paths: &["image build", "build", "builder build"],
         about: "Build an image from a Dockerfile",
-        // docker also lists `builder build`; berth has no `builder` command.
-        aliases: &["image build", "build"],
+        aliases: &["image build", "build", "builder build"],
         flags: &[&[
             fl(
                 "",

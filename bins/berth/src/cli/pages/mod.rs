@@ -10,7 +10,10 @@
 mod container;
 mod image;
 mod misc;
+mod rootcmds;
 mod run;
+mod service;
+mod swarm;
 
 /// One flag of a help page, as pflag prints it: `  -a, --attach list   Attach to …`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +63,17 @@ pub const FORMAT_JSON: &str = "Format output using a custom template:\n'json':  
 
 /// The page of the command at `path` (clap's names below the program, space-separated).
 pub fn page(path: &str) -> Option<&'static Page> {
-    [container::PAGES, image::PAGES, misc::PAGES]
-        .into_iter()
-        .flatten()
-        .find(|p| p.paths.contains(&path))
+    [
+        container::PAGES,
+        image::PAGES,
+        misc::PAGES,
+        rootcmds::PAGES,
+        service::PAGES,
+        swarm::PAGES,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.paths.contains(&path))
 }
 
 /// The `--help` flag docker defines on `run` and `create` (whose `-h` is `--hostname`),
@@ -79,6 +89,7 @@ pub const HIDDEN: &[(&str, &str)] = &[
     // Needs an experimental daemon.
     ("build", "squash"),
     ("image build", "squash"),
+    ("builder build", "squash"),
     // API 1.46 and later.
     ("push", "platform"),
     ("image push", "platform"),
@@ -112,6 +123,9 @@ pub const COMMON_COMMANDS: &[&str] = &[
     "run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "search", "version",
     "info",
 ];
+
+/// The management commands `berth --help` lists apart, under "Swarm Commands".
+pub const SWARM_COMMANDS: &[&str] = &["config", "node", "secret", "service", "stack", "swarm"];
 
 /// The line that ends `berth --help`.
 pub const ROOT_MORE_HELP: &str =

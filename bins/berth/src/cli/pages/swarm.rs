@@ -1,0 +1,555 @@
+//! The help pages of the swarm commands (`swarm`, `node`, `service`, `stack`,
+//! `secret`, `config`), as docker v28 prints them
+//! (`service`'s are in [`super::service`]).
+
+use super::{FORMAT_JSON, FORMAT_TABLE, Page, fl};
+
+pub(super) const PAGES: &[Page] = &[
+    Page {
+        paths: &["swarm ca"],
+        about: "Display and rotate the root CA",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "ca-cert",
+                "pem-file",
+                "Path to the PEM-formatted root CA certificate to use for the new cluster",
+            ),
+            fl(
+                "",
+                "ca-key",
+                "pem-file",
+                "Path to the PEM-formatted root CA key to use for the new cluster",
+            ),
+            fl(
+                "",
+                "cert-expiry",
+                "duration",
+                "Validity period for node certificates (ns|us|ms|s|m|h) (default 2160h0m0s)",
+            ),
+            fl(
+                "d",
+                "detach",
+                "",
+                "Exit immediately instead of waiting for the root rotation to converge",
+            ),
+            fl(
+                "",
+                "external-ca",
+                "external-ca",
+                "Specifications of one or more certificate signing endpoints",
+            ),
+            fl("q", "quiet", "", "Suppress progress output"),
+            fl(
+                "",
+                "rotate",
+                "",
+                "Rotate the swarm CA - if no certificate or key are provided, new ones will be generated",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["swarm init"],
+        about: "Initialize a swarm",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "advertise-addr",
+                "string",
+                "Advertised address (format: \"<ip|interface>[:port]\")",
+            ),
+            fl(
+                "",
+                "autolock",
+                "",
+                "Enable manager autolocking (requiring an unlock key to start a stopped manager)",
+            ),
+            fl(
+                "",
+                "availability",
+                "string",
+                "Availability of the node (\"active\", \"pause\", \"drain\") (default \"active\")",
+            ),
+            fl(
+                "",
+                "cert-expiry",
+                "duration",
+                "Validity period for node certificates (ns|us|ms|s|m|h) (default 2160h0m0s)",
+            ),
+            fl(
+                "",
+                "data-path-addr",
+                "string",
+                "Address or interface to use for data path traffic (format: \"<ip|interface>\")",
+            ),
+            fl(
+                "",
+                "data-path-port",
+                "uint32",
+                "Port number to use for data path traffic (1024 - 49151). If no value is set or is set to 0, the default port (4789) is used.",
+            ),
+            fl(
+                "",
+                "default-addr-pool",
+                "ipNetSlice",
+                "default address pool in CIDR format (default [])",
+            ),
+            fl(
+                "",
+                "default-addr-pool-mask-length",
+                "uint32",
+                "default address pool subnet mask length (default 24)",
+            ),
+            fl(
+                "",
+                "dispatcher-heartbeat",
+                "duration",
+                "Dispatcher heartbeat period (ns|us|ms|s|m|h) (default 5s)",
+            ),
+            fl(
+                "",
+                "external-ca",
+                "external-ca",
+                "Specifications of one or more certificate signing endpoints",
+            ),
+            fl(
+                "",
+                "force-new-cluster",
+                "",
+                "Force create a new cluster from current state",
+            ),
+            fl(
+                "",
+                "listen-addr",
+                "node-addr",
+                "Listen address (format: \"<ip|interface>[:port]\") (default 0.0.0.0:2377)",
+            ),
+            fl(
+                "",
+                "max-snapshots",
+                "uint",
+                "Number of additional Raft snapshots to retain",
+            ),
+            fl(
+                "",
+                "snapshot-interval",
+                "uint",
+                "Number of log entries between Raft snapshots (default 10000)",
+            ),
+            fl(
+                "",
+                "task-history-limit",
+                "int",
+                "Task history retention limit (default 5)",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["swarm join"],
+        about: "Join a swarm as a node and/or manager",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "advertise-addr",
+                "string",
+                "Advertised address (format: \"<ip|interface>[:port]\")",
+            ),
+            fl(
+                "",
+                "availability",
+                "string",
+                "Availability of the node (\"active\", \"pause\", \"drain\") (default \"active\")",
+            ),
+            fl(
+                "",
+                "data-path-addr",
+                "string",
+                "Address or interface to use for data path traffic (format: \"<ip|interface>\")",
+            ),
+            fl(
+                "",
+                "listen-addr",
+                "node-addr",
+                "Listen address (format: \"<ip|interface>[:port]\") (default 0.0.0.0:2377)",
+            ),
+            fl("", "token", "string", "Token for entry into the swarm"),
+        ]],
+    },
+    Page {
+        paths: &["swarm join-token"],
+        about: "Manage join tokens",
+        aliases: &[],
+        flags: &[&[
+            fl("q", "quiet", "", "Only display token"),
+            fl("", "rotate", "", "Rotate join token"),
+        ]],
+    },
+    Page {
+        paths: &["swarm leave"],
+        about: "Leave the swarm",
+        aliases: &[],
+        flags: &[&[fl(
+            "f",
+            "force",
+            "",
+            "Force this node to leave the swarm, ignoring warnings",
+        )]],
+    },
+    Page {
+        paths: &["swarm unlock"],
+        about: "Unlock swarm",
+        aliases: &[],
+        flags: &[],
+    },
+    Page {
+        paths: &["swarm unlock-key"],
+        about: "Manage the unlock key",
+        aliases: &[],
+        flags: &[&[
+            fl("q", "quiet", "", "Only display token"),
+            fl("", "rotate", "", "Rotate unlock key"),
+        ]],
+    },
+    Page {
+        paths: &["swarm update"],
+        about: "Update the swarm",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "autolock",
+                "",
+                "Change manager autolocking setting (true|false)",
+            ),
+            fl(
+                "",
+                "cert-expiry",
+                "duration",
+                "Validity period for node certificates (ns|us|ms|s|m|h) (default 2160h0m0s)",
+            ),
+            fl(
+                "",
+                "dispatcher-heartbeat",
+                "duration",
+                "Dispatcher heartbeat period (ns|us|ms|s|m|h) (default 5s)",
+            ),
+            fl(
+                "",
+                "external-ca",
+                "external-ca",
+                "Specifications of one or more certificate signing endpoints",
+            ),
+            fl(
+                "",
+                "max-snapshots",
+                "uint",
+                "Number of additional Raft snapshots to retain",
+            ),
+            fl(
+                "",
+                "snapshot-interval",
+                "uint",
+                "Number of log entries between Raft snapshots (default 10000)",
+            ),
+            fl(
+                "",
+                "task-history-limit",
+                "int",
+                "Task history retention limit (default 5)",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["node demote"],
+        about: "Demote one or more nodes from manager in the swarm",
+        aliases: &[],
+        flags: &[],
+    },
+    Page {
+        paths: &["node inspect"],
+        about: "Display detailed information on one or more nodes",
+        aliases: &[],
+        flags: &[&[
+            fl("f", "format", "string", FORMAT_JSON),
+            fl(
+                "",
+                "pretty",
+                "",
+                "Print the information in a human friendly format",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["node ls"],
+        about: "List nodes in the swarm",
+        aliases: &["node ls", "node list"],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl("q", "quiet", "", "Only display IDs"),
+        ]],
+    },
+    Page {
+        paths: &["node promote"],
+        about: "Promote one or more nodes to manager in the swarm",
+        aliases: &[],
+        flags: &[],
+    },
+    Page {
+        paths: &["node ps"],
+        about: "List tasks running on one or more nodes, defaults to current node",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl(
+                "",
+                "format",
+                "string",
+                "Pretty-print tasks using a Go template",
+            ),
+            fl("", "no-resolve", "", "Do not map IDs to Names"),
+            fl("", "no-trunc", "", "Do not truncate output"),
+            fl("q", "quiet", "", "Only display task IDs"),
+        ]],
+    },
+    Page {
+        paths: &["node rm"],
+        about: "Remove one or more nodes from the swarm",
+        aliases: &["node rm", "node remove"],
+        flags: &[&[fl("f", "force", "", "Force remove a node from the swarm")]],
+    },
+    Page {
+        paths: &["node update"],
+        about: "Update a node",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "",
+                "availability",
+                "string",
+                "Availability of the node (\"active\", \"pause\", \"drain\")",
+            ),
+            fl(
+                "",
+                "label-add",
+                "list",
+                "Add or update a node label (\"key=value\")",
+            ),
+            fl("", "label-rm", "list", "Remove a node label if exists"),
+            fl(
+                "",
+                "role",
+                "string",
+                "Role of the node (\"worker\", \"manager\")",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["stack config"],
+        about: "Outputs the final config file, after doing merges and interpolations",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "c",
+                "compose-file",
+                "strings",
+                "Path to a Compose file, or \"-\" to read from stdin",
+            ),
+            fl(
+                "",
+                "skip-interpolation",
+                "",
+                "Skip interpolation and output only merged config",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["stack deploy"],
+        about: "Deploy a new stack or update an existing stack",
+        aliases: &["stack deploy", "stack up"],
+        flags: &[&[
+            fl(
+                "c",
+                "compose-file",
+                "strings",
+                "Path to a Compose file, or \"-\" to read from stdin",
+            ),
+            fl(
+                "d",
+                "detach",
+                "",
+                "Exit immediately instead of waiting for the stack services to converge (default true)",
+            ),
+            fl(
+                "",
+                "prune",
+                "",
+                "Prune services that are no longer referenced",
+            ),
+            fl("q", "quiet", "", "Suppress progress output"),
+            fl(
+                "",
+                "resolve-image",
+                "string",
+                "Query the registry to resolve image digest and supported platforms (\"always\", \"changed\", \"never\") (default \"always\")",
+            ),
+            fl(
+                "",
+                "with-registry-auth",
+                "",
+                "Send registry authentication details to Swarm agents",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["stack ls"],
+        about: "List stacks",
+        aliases: &["stack ls", "stack list"],
+        flags: &[&[fl("", "format", "string", FORMAT_TABLE)]],
+    },
+    Page {
+        paths: &["stack ps"],
+        about: "List the tasks in the stack",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl("", "no-resolve", "", "Do not map IDs to Names"),
+            fl("", "no-trunc", "", "Do not truncate output"),
+            fl("q", "quiet", "", "Only display task IDs"),
+        ]],
+    },
+    Page {
+        paths: &["stack rm"],
+        about: "Remove one or more stacks",
+        aliases: &["stack rm", "stack remove", "stack down"],
+        flags: &[&[fl(
+            "d",
+            "detach",
+            "",
+            "Do not wait for stack removal (default true)",
+        )]],
+    },
+    Page {
+        paths: &["stack services"],
+        about: "List the services in the stack",
+        aliases: &[],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl("q", "quiet", "", "Only display IDs"),
+        ]],
+    },
+    Page {
+        paths: &["secret create"],
+        about: "Create a secret from a file or STDIN as content",
+        aliases: &[],
+        flags: &[&[
+            fl("d", "driver", "string", "Secret driver"),
+            fl("l", "label", "list", "Secret labels"),
+            fl("", "template-driver", "string", "Template driver"),
+        ]],
+    },
+    Page {
+        paths: &["secret inspect"],
+        about: "Display detailed information on one or more secrets",
+        aliases: &[],
+        flags: &[&[
+            fl("f", "format", "string", FORMAT_JSON),
+            fl(
+                "",
+                "pretty",
+                "",
+                "Print the information in a human friendly format",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["secret ls"],
+        about: "List secrets",
+        aliases: &["secret ls", "secret list"],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl("q", "quiet", "", "Only display IDs"),
+        ]],
+    },
+    Page {
+        paths: &["secret rm"],
+        about: "Remove one or more secrets",
+        aliases: &["secret rm", "secret remove"],
+        flags: &[],
+    },
+    Page {
+        paths: &["config create"],
+        about: "Create a config from a file or STDIN",
+        aliases: &[],
+        flags: &[&[
+            fl("l", "label", "list", "Config labels"),
+            fl("", "template-driver", "string", "Template driver"),
+        ]],
+    },
+    Page {
+        paths: &["config inspect"],
+        about: "Display detailed information on one or more configs",
+        aliases: &[],
+        flags: &[&[
+            fl("f", "format", "string", FORMAT_JSON),
+            fl(
+                "",
+                "pretty",
+                "",
+                "Print the information in a human friendly format",
+            ),
+        ]],
+    },
+    Page {
+        paths: &["config ls"],
+        about: "List configs",
+        aliases: &["config ls", "config list"],
+        flags: &[&[
+            fl(
+                "f",
+                "filter",
+                "filter",
+                "Filter output based on conditions provided",
+            ),
+            fl("", "format", "string", FORMAT_TABLE),
+            fl("q", "quiet", "", "Only display IDs"),
+        ]],
+    },
+    Page {
+        paths: &["config rm"],
+        about: "Remove one or more configs",
+        aliases: &["config rm", "config remove"],
+        flags: &[],
+    },
+];

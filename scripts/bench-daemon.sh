@@ -11,8 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-30}"
 scripts/deps.sh docker.io
-cargo build --release -p berthd -p berth-shim -p berth-runc >/dev/null
-cargo rustc --release -p berth-init --bin berth-init -- -C target-feature=+crt-static >/dev/null 2>&1
+scripts/build-release.sh -q
 rel="$PWD/target/release"
 docker_cli="$(command -v docker)"
 work="$(mktemp -d /tmp/berth-bench.XXXXXX)"

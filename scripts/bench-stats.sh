@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100}"; secs="${2:-20}"
 scripts/deps.sh docker.io curl
-cargo build --release -p berthd -p berth-shim -p berth-runc >/dev/null 2>&1
+scripts/build-release.sh -q
 rel="$PWD/target/release"
 docker_cli="$(command -v docker)"
 work="$(mktemp -d /tmp/berth-bstats.XXXXXX)"

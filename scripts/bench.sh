@@ -62,9 +62,8 @@ log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 log "installing packages (apt, when missing) and building release binaries"
 scripts/deps.sh docker.io docker-registry
 if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
-  cargo build --release -q -p berthd -p berth-shim -p berth-runc -p berth -p berth-registry -p bench-client
-  # berth-init (--init) runs inside images without a C library: static.
-  cargo rustc --release -q -p berth-init --bin berth-init -- -C target-feature=+crt-static
+  scripts/build-release.sh -q
+  cargo build --release -q -p bench-client
 fi
 rel="$repo/target/release"
 docker_cli="$(command -v docker)"

@@ -9,9 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release -p berthd -p berth-shim -p berth-runc -p berth
-# berth-init (for --init) is linked statically: it runs inside any image.
-cargo rustc --release -p berth-init --bin berth-init -- -C target-feature=+crt-static
+scripts/build-release.sh
 bin="$PWD/target/release"
 sock=/run/berth/berth.sock
 export DOCKER_HOST="unix://$sock"

@@ -35,7 +35,7 @@ use crate::conn::{Conn, RequestRead, Role};
 use crate::io::{ProcIo, ReadResult, Source, read_some};
 use crate::logger::Logger;
 use crate::oom::OomWatch;
-use crate::runtime::Runtime;
+use crate::runtime::{RunIo, Runtime, Verb};
 
 /// How long output may still arrive after a process was reaped.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -111,6 +111,8 @@ pub struct Shim {
     buf: Vec<u8>,
     /// Set when `delete` succeeded: the deadline for exiting.
     deleting: Option<Instant>,
+    /// The runtime's `delete` already ran (right after init finished).
+    runtime_deleted: bool,
 }
 
 impl Shim {
@@ -133,6 +135,7 @@ impl Shim {
             conns: Vec::new(),
             buf: vec![0u8; READ_BUF],
             deleting: None,
+            runtime_deleted: false,
         }
     }
 
@@ -511,6 +514,19 @@ impl Shim {
             }
         }
         self.init.finished = Some(exit);
+        // A container whose init is gone never runs again (a restart is a
+        // new create, with a new shim), so the runtime's state and cgroups
+        // go now, while the daemon records the exit (the answers above are
+        // written already), rather than when it asks for `delete`: that
+        // request was on the path of every `run --rm`. A failure is left
+        // for the `delete` request to try again and report.
+        self.runtime_deleted = self
+            .rt
+            .run(
+                &Verb::Delete { force: false },
+                RunIo::Capture { input: None },
+            )
+            .is_ok();
     }
 
     fn finish_exec(&mut self, i: usize) {

@@ -116,6 +116,21 @@ impl Shim {
         if self.deleting.is_some() && !matches!(req, Request::State | Request::Wait) {
             return Err(OpError::Deleting { id: id() });
         }
+        if self.runtime_deleted
+            && matches!(
+                req,
+                Request::Kill { .. }
+                    | Request::Pause
+                    | Request::Resume
+                    | Request::Update { .. }
+                    | Request::Exec { .. }
+            )
+        {
+            // Init is gone and the runtime has forgotten the container
+            // (see `finish_init`): say so rather than relay the runtime's
+            // "does not exist".
+            return Err(OpError::NotRunning { id: id() });
+        }
         let capture = || RunIo::Capture { input: None };
         match req {
             Request::Start => {
@@ -231,8 +246,10 @@ impl Shim {
                 Ok(Reply::Done(ack()))
             }
             Request::Delete => {
-                let force = self.init.reaped.is_none();
-                self.rt.run(&Verb::Delete { force }, capture())?;
+                if !self.runtime_deleted {
+                    let force = self.init.reaped.is_none();
+                    self.rt.run(&Verb::Delete { force }, capture())?;
+                }
                 self.deleting = Some(Instant::now() + DELETE_GRACE);
                 Ok(match self.init.finished {
                     Some(_) => Reply::Done(ack()),

@@ -165,6 +165,21 @@ pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
     }
 }
 
+/// Reads and drops up to `limit` bytes of a body its handler did not need,
+/// so that a client still sending it (an upload refused at once) reads the
+/// answer instead of failing its write with a broken pipe. Go's net/http
+/// server, dockerd's, does the same for up to 256 KiB after a handler
+/// returns. A read error ends it quietly: the answer goes out either way.
+pub async fn discard_body(mut body: Incoming, limit: usize) {
+    let mut seen = 0;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
+}
+
 /// Decodes a JSON request body; `None` when the body is empty.
 pub fn parse_json_opt<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -32,6 +32,10 @@ pub struct Call {
     pub version: Option<String>,
 }
 
+/// How much of a body a handler left unread is read before its answer (see
+/// [`api::discard_body`]).
+const UNREAD_BODY_LIMIT: usize = 1 << 20;
+
 /// Answers one request. Never fails: errors become error responses.
 pub async fn dispatch(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_string();
@@ -112,8 +116,17 @@ async fn handle(daemon: &Arc<Daemon>, route: Route, call: Call) -> Result<Resp, 
         Route::VolumePrune => volumes::prune(daemon, &call).await,
         Route::VolumeInspect(name) => volumes::inspect(daemon, &name),
         Route::VolumeRemove(name) => volumes::remove(daemon, &name, &call),
-        Route::Plugin(r) => unsupported::plugin(r, &call),
-        Route::Swarm(r) => unsupported::swarm(r, &call),
+        // These answer without the body; `plugin create` streams a tar.
+        Route::Plugin(r) => {
+            let resp = unsupported::plugin(r, &call);
+            api::discard_body(call.req.into_body(), UNREAD_BODY_LIMIT).await;
+            resp
+        }
+        Route::Swarm(r) => {
+            let resp = unsupported::swarm(r, &call);
+            api::discard_body(call.req.into_body(), UNREAD_BODY_LIMIT).await;
+            resp
+        }
     }
 }
 

@@ -18,7 +18,8 @@ pub enum NodeCmd {
     /// Promote one or more nodes to manager in the swarm
     Promote(NodePromoteArgs),
     /// List tasks running on one or more nodes, defaults to current node
-    Ps(NodePsArgs),
+    #[command(override_usage = "[OPTIONS] [NODE...]")]
+    Ps(super::TaskListArgs),
     /// Remove one or more nodes from the swarm
     #[command(alias = "remove")]
     Rm(NodeRmArgs),
@@ -106,42 +107,6 @@ impl Leaf for NodePromoteArgs {
     }
     fn changed(&self) -> bool {
         false
-    }
-}
-
-/// `node ps` flags (docker v28's).
-#[derive(Debug, Args)]
-#[command(override_usage = "[OPTIONS] [NODE...]")]
-pub struct NodePsArgs {
-    /// Filter output based on conditions provided
-    #[arg(short = 'f', long, value_name = "filter")]
-    pub filter: Vec<String>,
-    /// Pretty-print tasks using a Go template
-    #[arg(long, value_name = "string")]
-    pub format: Option<String>,
-    /// Do not map IDs to Names
-    #[arg(long)]
-    pub no_resolve: bool,
-    /// Do not truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only display task IDs
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    #[arg(hide = true)]
-    pub operands: Vec<String>,
-}
-
-impl Leaf for NodePsArgs {
-    fn args(&self) -> &[String] {
-        &self.operands
-    }
-    fn changed(&self) -> bool {
-        !self.filter.is_empty()
-            || self.format.is_some()
-            || self.no_resolve
-            || self.no_trunc
-            || self.quiet
     }
 }
 

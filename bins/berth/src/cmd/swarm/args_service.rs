@@ -19,7 +19,8 @@ pub enum ServiceCmd {
     #[command(alias = "list")]
     Ls(ServiceLsArgs),
     /// List the tasks of one or more services
-    Ps(ServicePsArgs),
+    #[command(override_usage = "[OPTIONS] SERVICE [SERVICE...]")]
+    Ps(super::TaskListArgs),
     /// Remove one or more services
     #[command(alias = "remove")]
     Rm(ServiceRmArgs),
@@ -429,42 +430,6 @@ impl Leaf for ServiceLsArgs {
     }
     fn changed(&self) -> bool {
         !self.filter.is_empty() || self.format.is_some() || self.quiet
-    }
-}
-
-/// `service ps` flags (docker v28's).
-#[derive(Debug, Args)]
-#[command(override_usage = "[OPTIONS] SERVICE [SERVICE...]")]
-pub struct ServicePsArgs {
-    /// Filter output based on conditions provided
-    #[arg(short = 'f', long, value_name = "filter")]
-    pub filter: Vec<String>,
-    /// Pretty-print tasks using a Go template
-    #[arg(long, value_name = "string")]
-    pub format: Option<String>,
-    /// Do not map IDs to Names
-    #[arg(long)]
-    pub no_resolve: bool,
-    /// Do not truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only display task IDs
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    #[arg(hide = true)]
-    pub operands: Vec<String>,
-}
-
-impl Leaf for ServicePsArgs {
-    fn args(&self) -> &[String] {
-        &self.operands
-    }
-    fn changed(&self) -> bool {
-        !self.filter.is_empty()
-            || self.format.is_some()
-            || self.no_resolve
-            || self.no_trunc
-            || self.quiet
     }
 }
 

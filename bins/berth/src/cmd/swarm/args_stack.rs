@@ -17,7 +17,8 @@ pub enum StackCmd {
     #[command(alias = "list")]
     Ls(StackLsArgs),
     /// List the tasks in the stack
-    Ps(StackPsArgs),
+    #[command(override_usage = "[OPTIONS] STACK")]
+    Ps(super::TaskListArgs),
     /// Remove one or more stacks
     #[command(alias = "remove", alias = "down")]
     Rm(StackRmArgs),
@@ -105,42 +106,6 @@ impl Leaf for StackLsArgs {
     }
     fn changed(&self) -> bool {
         self.format.is_some()
-    }
-}
-
-/// `stack ps` flags (docker v28's).
-#[derive(Debug, Args)]
-#[command(override_usage = "[OPTIONS] STACK")]
-pub struct StackPsArgs {
-    /// Filter output based on conditions provided
-    #[arg(short = 'f', long, value_name = "filter")]
-    pub filter: Vec<String>,
-    /// Format output using a custom template:
-    #[arg(long, value_name = "string")]
-    pub format: Option<String>,
-    /// Do not map IDs to Names
-    #[arg(long)]
-    pub no_resolve: bool,
-    /// Do not truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only display task IDs
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    #[arg(hide = true)]
-    pub operands: Vec<String>,
-}
-
-impl Leaf for StackPsArgs {
-    fn args(&self) -> &[String] {
-        &self.operands
-    }
-    fn changed(&self) -> bool {
-        !self.filter.is_empty()
-            || self.format.is_some()
-            || self.no_resolve
-            || self.no_trunc
-            || self.quiet
     }
 }
 

@@ -51,6 +51,42 @@ impl<T: Leaf> Leaf for Box<T> {
     }
 }
 
+/// The flags of `node ps`, `service ps` and `stack ps` (docker v28 gives
+/// the three task listings the same set; each variant sets its usage).
+#[derive(Debug, clap::Args)]
+pub struct TaskListArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print tasks using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Do not map IDs to Names
+    #[arg(long)]
+    pub no_resolve: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display task IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(hide = true)]
+    pub operands: Vec<String>,
+}
+
+impl Leaf for TaskListArgs {
+    fn args(&self) -> &[String] {
+        &self.operands
+    }
+    fn changed(&self) -> bool {
+        !self.filter.is_empty()
+            || self.format.is_some()
+            || self.no_resolve
+            || self.no_trunc
+            || self.quiet
+    }
+}
+
 /// A request's answer that berth cannot show (a daemon in swarm mode).
 const UNSUPPORTED: &str = "berth does not implement swarm mode";
 

@@ -85,7 +85,20 @@ pub fn ensure_cloned() -> Result<(), SelfExeError> {
         }
         copied += n as u64;
     }
-    fcntl_add_seals(&mfd, SEALS).map_err(err("seal memfd"))?;
+    // F_SEAL_WRITE fails with EBUSY while any page of the file holds an
+    // extra reference (fcntl(2)); the kernel waits a little for pins, but
+    // the copy's freshly written pages can still sit in another CPU's LRU
+    // batch, which holds one until drained. That is transient: try again.
+    let mut tries = 0;
+    loop {
+        match fcntl_add_seals(&mfd, SEALS) {
+            Err(rustix::io::Errno::BUSY) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            r => break r.map_err(err("seal memfd"))?,
+        }
+    }
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_vec()).unwrap_or_default())
         .collect();

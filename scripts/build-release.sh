@@ -4,11 +4,19 @@
 #   scripts/build-release.sh [cargo flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release "$@" -p berthd -p berth-runc -p berth -p berth-registry
-# Two binaries are linked statically (a flag Cargo.toml cannot set per
-# package): berth-init runs inside images that may have no C library, and
+# libseccomp is linked from its archive (libseccomp-dev ships it) into
+# every release binary that uses it; berth-runc, below, is static.
+LIBSECCOMP_LINK_TYPE=static
+LIBSECCOMP_LIB_PATH=$(dirname "$(gcc -print-file-name=libseccomp.a)")
+export LIBSECCOMP_LINK_TYPE LIBSECCOMP_LIB_PATH
+cargo build --release "$@" -p berthd -p berth -p berth-registry
+# Three binaries are linked statically (a flag Cargo.toml cannot set per
+# package): berth-init runs inside images that may have no C library;
 # berth-shim, one per container, starts without the dynamic loader and
-# keeps ~0.25 MB less resident than with libc.so mapped.
-for b in berth-init berth-shim; do
+# keeps ~0.25 MB less resident than with libc.so mapped; berth-runc is
+# executed three times per container (create, start, delete), and without
+# the loader's work (libc, libseccomp, relocations) each start takes about
+# 1.1 ms instead of 2.0 (measured with `--version`). All three stay PIE.
+for b in berth-init berth-shim berth-runc; do
   cargo rustc --release "$@" -p "$b" --bin "$b" -- -C target-feature=+crt-static
 done

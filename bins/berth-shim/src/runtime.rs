@@ -5,7 +5,9 @@
 //! ([`Runtime::argv`]) and unit-tested; [`Runtime::run`] executes it and
 //! waits for it. The shim's loop is blocked meanwhile: runtime commands are
 //! short, and serializing them keeps the container's lifecycle steps in
-//! order.
+//! order. The one exception is the `delete` that follows init's exit
+//! ([`Runtime::spawn`]): nothing else can run after it, and the loop keeps
+//! answering (the daemon's `wait` above all) while it runs.
 //!
 //! A failed command's message is the last `"level":"error"` line it added to
 //! the runtime log (runc logs every fatal error there), else what it printed,
@@ -17,7 +19,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
@@ -172,6 +174,15 @@ impl Runtime {
     /// Runs `verb` and waits for it (waitpid on its pid only: the shim's
     /// loop reaps everything else).
     pub fn run(&self, verb: &Verb<'_>, io: RunIo<'_>) -> Result<(), RuntimeError> {
+        let mut running = self.spawn(verb, io)?;
+        let status = running.wait()?;
+        self.finish(running, status)
+    }
+
+    /// Starts `verb` and returns without waiting: the caller reaps the
+    /// child (its pid is [`Running::pid`]) and hands the status to
+    /// [`Runtime::finish`].
+    pub fn spawn<'a>(&self, verb: &Verb<'_>, io: RunIo<'a>) -> Result<Running<'a>, RuntimeError> {
         let name = verb.name();
         let stdio_err = |source| RuntimeError::Stdio { verb: name, source };
         let log_start = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
@@ -223,27 +234,37 @@ impl Runtime {
                 capture = Some(out);
             }
         }
-        let spawn_err = |source| RuntimeError::Spawn {
+        let child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
             bin: self.bin.clone(),
             verb: name,
             source,
-        };
-        let mut child = cmd.spawn().map_err(spawn_err)?;
-        // Drop the parent's copies of the child's stdio now: a pipe must
-        // see end-of-file when the container process closes it.
-        drop(cmd);
-        let status = child.wait().map_err(spawn_err)?;
+        })?;
+        // Drop the parent's copies of the child's stdio now (with `cmd`): a
+        // pipe must see end-of-file when the container process closes it.
+        Ok(Running {
+            bin: self.bin.clone(),
+            verb: name,
+            child,
+            log_start,
+            capture,
+            stderr_reader,
+        })
+    }
+
+    /// The result of a command that ended with `status`.
+    pub fn finish(&self, running: Running<'_>, status: ExitStatus) -> Result<(), RuntimeError> {
         if status.success() {
             return Ok(());
         }
+        let name = running.verb;
         let mut printed = String::new();
-        if let Some(mut f) = capture {
+        if let Some(mut f) = running.capture {
             let _ = f.seek(SeekFrom::Start(0));
             let _ = f.read_to_string(&mut printed);
-        } else if let Some(fd) = stderr_reader {
+        } else if let Some(fd) = running.stderr_reader {
             printed = drain_nonblocking(fd);
         }
-        let message = last_log_error(&self.log, log_start)
+        let message = last_log_error(&self.log, running.log_start)
             .or_else(|| {
                 let t = printed.trim();
                 (!t.is_empty()).then(|| t.to_owned())
@@ -253,6 +274,44 @@ impl Runtime {
             verb: name,
             message,
         })
+    }
+}
+
+/// A runtime command that was started and has not been waited for.
+pub struct Running<'a> {
+    bin: PathBuf,
+    verb: &'static str,
+    child: Child,
+    log_start: u64,
+    capture: Option<File>,
+    stderr_reader: Option<BorrowedFd<'a>>,
+}
+
+impl Running<'_> {
+    pub fn pid(&self) -> i32 {
+        // Pids fit in an i32 (pid_t); std hands them out as u32.
+        self.child.id() as i32
+    }
+
+    /// Waits for the command (waitpid on its pid only). Only for a child
+    /// nobody else reaped.
+    pub fn wait(&mut self) -> Result<ExitStatus, RuntimeError> {
+        self.child.wait().map_err(|source| RuntimeError::Spawn {
+            bin: self.bin.clone(),
+            verb: self.verb,
+            source,
+        })
+    }
+}
+
+/// The [`ExitStatus`] of a waitpid(2) result (a wait status, as the kernel
+/// encodes it: the code in the second byte, or the signal number).
+pub fn exit_status(code: Option<i32>, signal: Option<i32>) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (code, signal) {
+        (_, Some(sig)) => ExitStatus::from_raw(sig & 0x7f),
+        (Some(code), None) => ExitStatus::from_raw((code & 0xff) << 8),
+        (None, None) => ExitStatus::from_raw(0),
     }
 }
 

@@ -35,7 +35,7 @@ use crate::conn::{Conn, RequestRead, Role};
 use crate::io::{ProcIo, ReadResult, Source, read_some};
 use crate::logger::Logger;
 use crate::oom::OomWatch;
-use crate::runtime::{RunIo, Runtime, Verb};
+use crate::runtime::{RunIo, Running, Runtime, Verb, exit_status};
 
 /// How long output may still arrive after a process was reaped.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -111,8 +111,23 @@ pub struct Shim {
     buf: Vec<u8>,
     /// Set when `delete` succeeded: the deadline for exiting.
     deleting: Option<Instant>,
-    /// The runtime's `delete` already ran (right after init finished).
-    runtime_deleted: bool,
+    /// The runtime's `delete`, started as soon as init is finished.
+    runtime_delete: RuntimeDelete,
+}
+
+/// Where the runtime's `delete` of the container stands.
+enum RuntimeDelete {
+    /// Not run yet (init has not finished), or it failed: the daemon's
+    /// `delete` request runs it (again) and reports its error.
+    Pending,
+    /// Started when init finished; the loop goes on serving meanwhile.
+    /// `status` is set when the loop reaps it.
+    Running {
+        cmd: Running<'static>,
+        status: Option<std::process::ExitStatus>,
+    },
+    /// The runtime has forgotten the container.
+    Done,
 }
 
 impl Shim {
@@ -135,7 +150,7 @@ impl Shim {
             conns: Vec::new(),
             buf: vec![0u8; READ_BUF],
             deleting: None,
-            runtime_deleted: false,
+            runtime_delete: RuntimeDelete::Pending,
         }
     }
 
@@ -288,15 +303,31 @@ impl Shim {
     /// PR_SET_CHILD_SUBREAPER), which are only collected.
     fn reap(&mut self) {
         loop {
-            let (pid, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), code),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), 128 + sig as i32),
+            let (pid, code, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    (pid.as_raw(), code, exit_status(Some(code), None))
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (
+                    pid.as_raw(),
+                    128 + sig as i32,
+                    exit_status(None, Some(sig as i32)),
+                ),
                 Ok(WaitStatus::StillAlive) => return,
                 Ok(_) => continue,
                 Err(Errno::EINTR) => continue,
                 Err(_) => return,
             };
             let now = Instant::now();
+            if let RuntimeDelete::Running {
+                cmd,
+                status: st @ None,
+            } = &mut self.runtime_delete
+            {
+                if cmd.pid() == pid {
+                    *st = Some(status);
+                    continue;
+                }
+            }
             if pid == self.init.pid && self.init.reaped.is_none() {
                 let oom_killed = self.init.oom.as_ref().is_some_and(|w| w.oom_killed());
                 self.init.reaped = Some(ExitStatus {
@@ -314,6 +345,27 @@ impl Shim {
                 e.exit_code = Some(code);
                 e.drain_until = Some(now + DRAIN_GRACE);
             }
+        }
+    }
+
+    /// Ends a runtime `delete` started at init's exit: takes its status
+    /// (waiting for it if the loop has not reaped it yet) and records
+    /// whether it worked.
+    fn settle_runtime_delete(&mut self) {
+        let (mut cmd, status) =
+            match std::mem::replace(&mut self.runtime_delete, RuntimeDelete::Pending) {
+                RuntimeDelete::Running { cmd, status } => (cmd, status),
+                other => {
+                    self.runtime_delete = other;
+                    return;
+                }
+            };
+        let status = match status {
+            Some(s) => Ok(s),
+            None => cmd.wait(),
+        };
+        if status.and_then(|s| self.rt.finish(cmd, s)).is_ok() {
+            self.runtime_delete = RuntimeDelete::Done;
         }
     }
 
@@ -483,6 +535,12 @@ impl Shim {
                 self.finish_exec(i);
             }
         }
+        if let RuntimeDelete::Running {
+            status: Some(_), ..
+        } = self.runtime_delete
+        {
+            self.settle_runtime_delete();
+        }
         self.conns.retain(|c| !c.closed);
         self.forget_old_execs();
     }
@@ -518,15 +576,15 @@ impl Shim {
         // new create, with a new shim), so the runtime's state and cgroups
         // go now, while the daemon records the exit (the answers above are
         // written already), rather than when it asks for `delete`: that
-        // request was on the path of every `run --rm`. A failure is left
-        // for the `delete` request to try again and report.
-        self.runtime_deleted = self
-            .rt
-            .run(
-                &Verb::Delete { force: false },
-                RunIo::Capture { input: None },
-            )
-            .is_ok();
+        // request was on the path of every `run --rm`. It runs while the
+        // loop goes on (the daemon's `wait` may only now arrive). A failure
+        // is left for the `delete` request to try again and report.
+        if let Ok(cmd) = self.rt.spawn(
+            &Verb::Delete { force: false },
+            RunIo::Capture { input: None },
+        ) {
+            self.runtime_delete = RuntimeDelete::Running { cmd, status: None };
+        }
     }
 
     fn finish_exec(&mut self, i: usize) {

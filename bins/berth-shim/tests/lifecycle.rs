@@ -15,6 +15,17 @@ use support::{
 };
 use testkit::Bundle;
 
+/// Whether a `delete` of the runtime runs (its command line names the
+/// verb; the wrapper holds it).
+fn runtime_deleting(s: &Setup) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+            let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
+            args.contains(&b"delete".as_slice()) && args.contains(&s.id.as_bytes())
+        })
+    })
+}
+
 both_runtimes! {
     fn readiness_start_log_wait_and_delete(rt: &Path) {
         let bundle = Bundle::new().sh("echo out; echo err >&2; exit 3");
@@ -258,6 +269,58 @@ both_runtimes! {
         c.start().unwrap();
         assert_eq!(c.wait().unwrap().exit_code, 0);
         assert_eq!(std::fs::read_dir(s.logs.path()).unwrap().count(), 0);
+    }
+
+    fn answers_while_the_runtime_deletes(rt: &Path) {
+        // The runtime's delete that follows init's exit is held at a gate;
+        // the shim keeps answering meanwhile (the daemon's wait may only
+        // arrive then).
+        let mut s = Setup::new(rt, Bundle::new().sh("exit 5"));
+        let mut gate = s.shared.gate("delete");
+        let hold = format!("timeout 60 head -n1 {} >/dev/null", s.shared.file("delete").display());
+        let wrappers = tempfile::tempdir().unwrap();
+        s.runtime = support::wrap_runtime(wrappers.path(), rt, &hold);
+        let ready = s.spawn(&Opts::default());
+        let c = s.client();
+        c.start().unwrap();
+        assert_eq!(c.wait().unwrap().exit_code, 5);
+        wait_until("the runtime's delete to start", || runtime_deleting(&s));
+        // Answered with the delete still running (before, the shim blocked
+        // in it and these timed out).
+        assert_eq!(c.state().unwrap().status, Status::Stopped);
+        assert_eq!(c.wait().unwrap().exit_code, 5);
+        let deleter = {
+            let c = c.clone();
+            std::thread::spawn(move || c.delete())
+        };
+        // Give the delete time to reach the shim; the assertions hold
+        // either way.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!deleter.is_finished(), "delete answered before the runtime's delete ended");
+        gate.open();
+        deleter.join().unwrap().unwrap();
+        wait_until("the shim to exit after delete", || !alive(ready.shim_pid));
+        assert!(!s.runtime_knows());
+    }
+
+    fn delete_succeeds_when_the_runtime_already_forgot(rt: &Path) {
+        // A runtime whose delete does its work and then fails: the shim's
+        // delete at init's exit fails, the one the daemon asks for finds
+        // the container gone, which is what it asked for.
+        let mut s = Setup::new(rt, Bundle::new().sh("exit 0"));
+        let wrappers = tempfile::tempdir().unwrap();
+        s.runtime = support::wrap_runtime(
+            wrappers.path(),
+            rt,
+            &format!("{} \"$@\"; echo 'deleted, then failed' >&2; exit 1", rt.display()),
+        );
+        let ready = s.spawn(&Opts::default());
+        let c = s.client();
+        c.start().unwrap();
+        assert_eq!(c.wait().unwrap().exit_code, 0);
+        c.delete().unwrap();
+        wait_until("the shim to exit after delete", || !alive(ready.shim_pid));
+        assert!(!s.runtime_knows());
     }
 
     fn resident_memory(rt: &Path) {

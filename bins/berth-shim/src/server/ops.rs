@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{DELETE_GRACE, Exec, Shim};
+use super::{DELETE_GRACE, Exec, RuntimeDelete, Shim};
 use crate::conn::Role;
 use crate::console::{ConsoleError, ConsoleSocket, set_winsize};
 use crate::io::{ProcIo, pipe, set_nonblocking};
@@ -116,7 +116,7 @@ impl Shim {
         if self.deleting.is_some() && !matches!(req, Request::State | Request::Wait) {
             return Err(OpError::Deleting { id: id() });
         }
-        if self.runtime_deleted
+        if !matches!(self.runtime_delete, RuntimeDelete::Pending)
             && matches!(
                 req,
                 Request::Kill { .. }
@@ -246,9 +246,21 @@ impl Shim {
                 Ok(Reply::Done(ack()))
             }
             Request::Delete => {
-                if !self.runtime_deleted {
+                self.settle_runtime_delete();
+                if !matches!(self.runtime_delete, RuntimeDelete::Done) {
                     let force = self.init.reaped.is_none();
-                    self.rt.run(&Verb::Delete { force }, capture())?;
+                    match self.rt.run(&Verb::Delete { force }, capture()) {
+                        Ok(()) => {}
+                        // The runtime forgot the container already (an
+                        // earlier delete got that far): what was asked
+                        // for. containerd's runc shim reads runc's message
+                        // the same way; without this such a container
+                        // could never be removed.
+                        Err(RuntimeError::Failed { message, .. })
+                            if message.contains("does not exist") => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.runtime_delete = RuntimeDelete::Done;
                 }
                 self.deleting = Some(Instant::now() + DELETE_GRACE);
                 Ok(match self.init.finished {

@@ -46,6 +46,20 @@ pub fn runc() -> PathBuf {
     PathBuf::from(RUNC)
 }
 
+/// A runtime in `dir` that runs `on_delete` (shell) for `delete` and
+/// otherwise is `rt`; `on_delete` continues to `rt` unless it exits.
+pub fn wrap_runtime(dir: &Path, rt: &Path, on_delete: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("runtime");
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in *\" delete \"*) {on_delete} ;; esac\nexec {} \"$@\"\n",
+        rt.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
 /// Defines each test once per runtime: `berth_runc::<name>` and
 /// `runc::<name>`, both root tests. Bring it in with `#[macro_use] mod support;`.
 macro_rules! both_runtimes {

@@ -91,7 +91,12 @@ impl Engine {
             d
         };
         let recorded = c.update(|r| {
+            // A `--rm` container goes next (phase 2): marking it here saves
+            // the removal a second durable write, and a start racing in is
+            // refused as for any container being removed.
+            let remove_next = !decision.restart && r.host_config.auto_remove;
             let s = &mut r.state;
+            s.removing |= remove_next;
             s.running = decision.restart;
             s.restarting = decision.restart;
             s.paused = false;

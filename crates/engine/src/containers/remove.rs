@@ -90,7 +90,10 @@ impl Engine {
         }
         // A `docker cp` still using the container's files finishes first.
         drop(c.fs_pin.write().await);
-        c.update(|r| r.state.removing = true)?;
+        // A `--rm` container was marked when its exit was recorded.
+        if !rec.state.removing {
+            c.update(|r| r.state.removing = true)?;
+        }
         if let Err(e) = self.remove_files(c).await {
             let recorded = c.update(|r| {
                 r.state.removing = false;

@@ -554,6 +554,19 @@ impl Shim {
             l.finish(Stream::Stdout, &t);
             l.finish(Stream::Stderr, &t);
         }
+        // A container whose init is gone never runs again (a restart is a
+        // new create, with a new shim), so the runtime's state and cgroups
+        // go now, while the exit is recorded here and by the daemon,
+        // rather than when the daemon asks for `delete`: that request is
+        // on the path of every `run --rm`. It runs while the loop goes on
+        // (the daemon's `wait` may only now arrive). A failure is left for
+        // the `delete` request to try again and report.
+        if let Ok(cmd) = self.rt.spawn(
+            &Verb::Delete { force: false },
+            RunIo::Capture { input: None },
+        ) {
+            self.runtime_delete = RuntimeDelete::Running { cmd, status: None };
+        }
         // Failing to record the exit leaves the daemon to learn it from
         // `wait` or `state`; the shim has no one else to tell.
         let _ = write_exit_file(&self.cfg.state_dir, &exit);
@@ -572,19 +585,6 @@ impl Shim {
             }
         }
         self.init.finished = Some(exit);
-        // A container whose init is gone never runs again (a restart is a
-        // new create, with a new shim), so the runtime's state and cgroups
-        // go now, while the daemon records the exit (the answers above are
-        // written already), rather than when it asks for `delete`: that
-        // request was on the path of every `run --rm`. It runs while the
-        // loop goes on (the daemon's `wait` may only now arrive). A failure
-        // is left for the `delete` request to try again and report.
-        if let Ok(cmd) = self.rt.spawn(
-            &Verb::Delete { force: false },
-            RunIo::Capture { input: None },
-        ) {
-            self.runtime_delete = RuntimeDelete::Running { cmd, status: None };
-        }
     }
 
     fn finish_exec(&mut self, i: usize) {

@@ -15,7 +15,9 @@ use berth_image::config::RunConfig;
 use super::files::{self, DnsSettings};
 use super::names::{self, validate_name};
 use super::restart::Policy;
-use super::store::{Container, ContainerRecord, RunState, write_new_file, write_record};
+use super::store::{
+    Container, ContainerRecord, RunState, needs_durability, write_new_file, write_record,
+};
 use super::sysinfo::SysInfo;
 use super::validate;
 use super::{Error, signal};
@@ -432,7 +434,7 @@ impl Engine {
             // The directory is new: no reader can see a half-written file
             // before the record exists, and the record's write fsyncs the
             // directory, which makes these names durable with it.
-            write_new_file(&dir.join(file), content)?;
+            write_new_file(&dir.join(file), content, needs_durability(rec))?;
         }
         write_record(&dir, rec)
     }

@@ -5,7 +5,8 @@
 //! shim), and the hostname, hosts and resolv.conf files it gets mounted.
 //! The record is rewritten atomically (temp file, fsync, rename, fsync of
 //! the directory) on every state change, so a daemon killed at any instant
-//! finds either the old or the new record, never a torn one.
+//! finds either the old or the new record, never a torn one. A `--rm`
+//! container's files skip the fsyncs ([`needs_durability`] says why).
 //!
 //! In memory a container is a [`Container`]: its record behind a short
 //! std mutex (readers such as list and inspect never wait for a slow
@@ -245,12 +246,13 @@ impl Container {
         self.record().clone()
     }
 
-    /// Applies `change` to the record and writes it to disk, durably,
-    /// without holding the record's mutex during the write (see the
-    /// module doc).
+    /// Applies `change` to the record and writes it to disk, durably
+    /// unless the container is `--rm` (see [`needs_durability`]), without
+    /// holding the record's mutex during the write (see the module doc).
     pub fn update<T>(&self, change: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T, Error> {
         let (out, seq) = self.change(change);
-        off_worker(|| self.persist(seq, true))?;
+        let durable = needs_durability(&self.record());
+        off_worker(|| self.persist(seq, durable))?;
         Ok(out)
     }
 
@@ -331,11 +333,28 @@ fn off_worker<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Writes `rec` to `<dir>/config.v2.json` atomically and durably.
+/// Whether the files of the container of `rec` must reach the disk
+/// before a change is acknowledged. Not for a `--rm` container: a daemon
+/// killed at any instant loses none of its writes (they are in the page
+/// cache), and after a power loss, the one case fsync guards against, the
+/// container has stopped and the daemon removes it at its next start
+/// whatever its record said (as dockerd does with stopped `--rm`
+/// containers). This saves every `run --rm` its record's fsyncs.
+pub fn needs_durability(rec: &ContainerRecord) -> bool {
+    !rec.host_config.auto_remove
+}
+
+/// Writes `rec` to `<dir>/config.v2.json` atomically, and durably as
+/// [`needs_durability`] says.
 pub fn write_record(dir: &Path, rec: &ContainerRecord) -> Result<(), Error> {
     // Records are plain data with string keys: serialization cannot fail.
     let bytes = serde_json::to_vec(rec).unwrap_or_default();
-    write_atomic(&dir.join(RECORD_FILE), &bytes)
+    let path = dir.join(RECORD_FILE);
+    if needs_durability(rec) {
+        write_atomic(&path, &bytes)
+    } else {
+        replace_unsynced(&path, &bytes)
+    }
 }
 
 /// Replaces `path` with `bytes` atomically and durably (the content
@@ -373,11 +392,12 @@ pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     renamed
 }
 
-/// Writes `bytes` to `path`, a file that must not exist yet, and fsyncs its
-/// data. Its name becomes durable with the next fsync of its directory
-/// (a [`write_record`] in the same directory does that), which is how a
-/// create makes its files and its record durable with one directory fsync.
-pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Writes `bytes` to `path`, a file that must not exist yet, and (when
+/// `durable`) fsyncs its data. Its name becomes durable with the next
+/// fsync of its directory (a [`write_record`] in the same directory does
+/// that), which is how a create makes its files and its record durable
+/// with one directory fsync.
+pub fn write_new_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |op: &'static str| {
@@ -391,7 +411,10 @@ pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .open(path)
         .map_err(io("create"))?;
     f.write_all(bytes).map_err(io("write"))?;
-    f.sync_data().map_err(io("fsync"))
+    if durable {
+        f.sync_data().map_err(io("fsync"))?;
+    }
+    Ok(())
 }
 
 /// The records read, and the record files that could not be read.
@@ -669,9 +692,9 @@ mod tests {
     fn new_files_are_never_overwritten() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("hostname");
-        write_new_file(&p, b"box\n").unwrap();
+        write_new_file(&p, b"box\n", true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"box\n");
-        assert!(write_new_file(&p, b"other\n").is_err());
+        assert!(write_new_file(&p, b"other\n", true).is_err());
         assert_eq!(fs::read(&p).unwrap(), b"box\n");
     }
 

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod gc;
 pub mod lease;
 pub mod store;
+pub mod trash;
 pub mod writer;
 
 pub use batch::Batch;

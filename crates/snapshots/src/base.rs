@@ -8,6 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use berth_content::trash::Trash;
+
 use crate::meta::{MetaStore, Record, State};
 use crate::{Info, Kind, SnapshotError, Usage, valid_key};
 
@@ -15,6 +17,9 @@ use crate::{Info, Kind, SnapshotError, Usage, valid_key};
 pub(crate) struct Base {
     root: PathBuf,
     meta: MetaStore,
+    /// Where removed snapshots' directories go to be deleted in the
+    /// background (`<root>/trash`).
+    trash: Trash,
     /// Serialises every change: metadata and directories move together.
     state: Mutex<State>,
 }
@@ -39,9 +44,11 @@ impl Base {
         for o in orphans {
             fs::remove_dir_all(&o).map_err(SnapshotError::io("remove orphan snapshot", &o))?;
         }
+        let trash = Trash::open(&root.join("trash")).map_err(SnapshotError::Trash)?;
         Ok(Base {
             root: root.to_owned(),
             meta,
+            trash,
             state: Mutex::new(state),
         })
     }
@@ -186,7 +193,15 @@ impl Base {
             Err(e) => return Err(SnapshotError::Meta(e)),
         }
         *st = next;
-        remove_dir(&dir)
+        // Unrecorded now: the directory leaves at once, its files are
+        // deleted in the background (a crash leaves them in the trash,
+        // which the next open empties).
+        self.trash.discard(&dir).map_err(SnapshotError::Trash)
+    }
+
+    /// Waits until the directories of removed snapshots are deleted.
+    pub(crate) fn flush_removals(&self) {
+        self.trash.flush();
     }
 
     pub(crate) fn stat(&self, key: &str) -> Result<Info, SnapshotError> {

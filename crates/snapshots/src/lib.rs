@@ -114,6 +114,8 @@ pub enum SnapshotError {
     },
     #[error("snapshot metadata: {0}")]
     Meta(#[source] meta::MetaError),
+    #[error("remove snapshot directory: {0}")]
+    Trash(#[source] berth_content::trash::TrashError),
     #[error("copy parent of snapshot {key:?}: {source}")]
     Copy {
         key: String,
@@ -160,8 +162,12 @@ pub trait Snapshotter: Send + Sync {
     /// Commits the active snapshot `key` as `name`; `key` is gone after.
     fn commit(&self, name: &str, key: &str) -> Result<(), SnapshotError>;
 
-    /// Removes a snapshot that no other snapshot has as parent.
+    /// Removes a snapshot that no other snapshot has as parent. Its
+    /// directory leaves at once; its files are deleted in the background.
     fn remove(&self, key: &str) -> Result<(), SnapshotError>;
+
+    /// Waits until the files of removed snapshots are deleted.
+    fn flush_removals(&self);
 
     fn stat(&self, key: &str) -> Result<Info, SnapshotError>;
 

@@ -107,6 +107,10 @@ impl Snapshotter for OverlaySnapshotter {
         self.base.remove(key)
     }
 
+    fn flush_removals(&self) {
+        self.base.flush_removals();
+    }
+
     fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
         self.base.stat(key)
     }

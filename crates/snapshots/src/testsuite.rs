@@ -243,6 +243,9 @@ fn remove_cleans_up(root: &Path, factory: Factory<'_>) {
     }
     assert!(sn.list().unwrap().is_empty());
     assert_eq!(fs::read_dir(store.join("snapshots")).unwrap().count(), 0);
+    // The files go in the background.
+    sn.flush_removals();
+    assert_eq!(fs::read_dir(store.join("trash")).unwrap().count(), 0);
 }
 
 fn persists_across_reopen(root: &Path, factory: Factory<'_>) {

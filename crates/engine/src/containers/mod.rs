@@ -269,6 +269,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("remove container files: {0}")]
+    Trash(#[source] berth_content::trash::TrashError),
     #[error("mount rootfs of container {id}: {source}")]
     Mount {
         id: String,
@@ -380,6 +382,7 @@ impl Error {
             Error::Shim { .. }
             | Error::Task { .. }
             | Error::Io { .. }
+            | Error::Trash(_)
             | Error::Mount { .. }
             | Error::Unmount { .. }
             | Error::RecordParse { .. }
@@ -423,6 +426,9 @@ pub struct ContainerService {
     pub(crate) health: health::HealthTable,
     /// Set by shutdown: no restart policy acts any more.
     pub(crate) shutting_down: std::sync::atomic::AtomicBool,
+    /// `<data-root>/trash`: removed containers' directories, deleted in
+    /// the background.
+    pub(crate) trash: berth_content::trash::Trash,
 }
 
 impl ContainerService {
@@ -441,6 +447,8 @@ impl ContainerService {
                 source,
             })?;
         }
+        let trash = berth_content::trash::Trash::open(&cfg.data_root.join("trash"))
+            .map_err(Error::Trash)?;
         let (records, broken) = store::load_all(&data_dir)?;
         for (path, err) in broken {
             warn(format_args!(
@@ -469,6 +477,7 @@ impl ContainerService {
             execs: exec::ExecTable::default(),
             health,
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            trash,
         })
     }
 

@@ -185,24 +185,25 @@ impl Engine {
         })
     }
 
-    /// Shim, mount, snapshot, directories.
+    /// Shim, mount, snapshot, directories. The directories on the data
+    /// root leave with one rename each; their files are deleted in the
+    /// background (the snapshotter's trash and the containers' one).
     async fn remove_files(&self, c: &Container) -> Result<(), Error> {
         self.cleanup_locked(c).await?;
         self.images.remove_rootfs(&c.id).map_err(Error::Image)?;
-        for dir in [self.containers.state_dir(&c.id), c.dir.clone()] {
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(Error::Io {
-                        op: "remove",
-                        path: dir,
-                        source,
-                    });
-                }
+        let state_dir = self.containers.state_dir(&c.id);
+        match std::fs::remove_dir_all(&state_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "remove",
+                    path: state_dir,
+                    source,
+                });
             }
         }
-        Ok(())
+        self.containers.trash.discard(&c.dir).map_err(Error::Trash)
     }
 }
 

@@ -560,12 +560,15 @@ impl Shim {
         // rather than when the daemon asks for `delete`: that request is
         // on the path of every `run --rm`. It runs while the loop goes on
         // (the daemon's `wait` may only now arrive). A failure is left for
-        // the `delete` request to try again and report.
-        if let Ok(cmd) = self.rt.spawn(
-            &Verb::Delete { force: false },
-            RunIo::Capture { input: None },
-        ) {
-            self.runtime_delete = RuntimeDelete::Running { cmd, status: None };
+        // the `delete` request to try again and report. A `delete` the
+        // daemon asked for while init ran has done it already.
+        if matches!(self.runtime_delete, RuntimeDelete::Pending) {
+            if let Ok(cmd) = self.rt.spawn(
+                &Verb::Delete { force: false },
+                RunIo::Capture { input: None },
+            ) {
+                self.runtime_delete = RuntimeDelete::Running { cmd, status: None };
+            }
         }
         // Failing to record the exit leaves the daemon to learn it from
         // `wait` or `state`; the shim has no one else to tell.

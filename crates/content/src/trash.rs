@@ -127,7 +127,7 @@ impl Trash {
             *queue = None;
             drop(queue);
             let _ = remove_tree(&unsent.0);
-            self.done_one();
+            finish_one(&self.pending);
         }
     }
 
@@ -141,10 +141,7 @@ impl Trash {
                     // Best effort: a tree that cannot be deleted now stays
                     // in the trash directory for the next open.
                     let _ = remove_tree(&path);
-                    let (count, cv) = &*pending;
-                    let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-                    *n = n.saturating_sub(1);
-                    cv.notify_all();
+                    finish_one(&pending);
                 }
             });
         if spawned.is_err() {
@@ -154,13 +151,14 @@ impl Trash {
         }
         tx
     }
+}
 
-    fn done_one(&self) {
-        let (count, cv) = &*self.pending;
-        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-        *n = n.saturating_sub(1);
-        cv.notify_all();
-    }
+/// Counts one queued tree as dealt with and wakes `flush`.
+fn finish_one(pending: &(Mutex<u64>, Condvar)) {
+    let (count, cv) = pending;
+    let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+    *n = n.saturating_sub(1);
+    cv.notify_all();
 }
 
 fn remove_tree(path: &Path) -> Result<(), TrashError> {

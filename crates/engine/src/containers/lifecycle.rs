@@ -143,17 +143,7 @@ impl Engine {
         let rec = c.snapshot();
         let id = rec.id.clone();
         let state_dir = self.containers.state_dir(&id);
-        match std::fs::remove_dir_all(&state_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(Error::Io {
-                    op: "remove stale state dir",
-                    path: state_dir,
-                    source,
-                });
-            }
-        }
+        super::store::remove_dir_if_present(&state_dir, "remove stale state dir")?;
         std::fs::create_dir_all(&state_dir).map_err(|source| Error::Io {
             op: "create",
             path: state_dir.clone(),

@@ -191,18 +191,7 @@ impl Engine {
     async fn remove_files(&self, c: &Container) -> Result<(), Error> {
         self.cleanup_locked(c).await?;
         self.images.remove_rootfs(&c.id).map_err(Error::Image)?;
-        let state_dir = self.containers.state_dir(&c.id);
-        match std::fs::remove_dir_all(&state_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(Error::Io {
-                    op: "remove",
-                    path: state_dir,
-                    source,
-                });
-            }
-        }
+        super::store::remove_dir_if_present(&self.containers.state_dir(&c.id), "remove")?;
         self.containers.trash.discard(&c.dir).map_err(Error::Trash)
     }
 }

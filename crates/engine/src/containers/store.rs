@@ -392,6 +392,19 @@ pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     renamed
 }
 
+/// Removes the tree at `dir`; one that is not there is fine. `op` names
+/// the step in the error.
+pub(crate) fn remove_dir_if_present(dir: &Path, op: &'static str) -> Result<(), Error> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            op,
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path`, a file that must not exist yet, and (when
 /// `durable`) fsyncs its data. Its name becomes durable with the next
 /// fsync of its directory (a [`write_record`] in the same directory does
